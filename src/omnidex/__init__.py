@@ -1,0 +1,31 @@
+"""omnidex: an open, self-hostable multimodal retrieval engine.
+
+``db = omnidex.connect(path)`` opens (or creates) an embedded database in one folder. Importing this
+package is cheap: nothing heavy (no torch, no LanceDB, not even pydantic) loads until it is used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from omnidex.embedded import Collection, Database
+
+__all__ = ["Collection", "Database", "__version__", "connect"]
+
+
+def connect(path: str | None = None, *, namespace: str = "default") -> Database:
+    """Open the embedded database in folder ``path`` (default: ``$OMNIDEX_HOME`` or ~/.omnidex)."""
+    from omnidex.embedded import Database
+
+    return Database.open(path, namespace=namespace)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Database", "Collection"):
+        from omnidex import embedded
+
+        return getattr(embedded, name)
+    raise AttributeError(f"module 'omnidex' has no attribute {name!r}")

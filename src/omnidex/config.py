@@ -1,0 +1,53 @@
+"""Settings: where data lives and the limits every input must respect, overridable by environment.
+
+Each field can be set with an ``OMNIDEX_`` variable of the same name in upper case, e.g.
+``OMNIDEX_HOME=/data/omnidex`` or ``OMNIDEX_MAX_FILE_BYTES=1000000``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+ENV_PREFIX = "OMNIDEX_"
+
+
+class Limits(BaseModel):
+    """Limits enforced before heavy work, so that one hostile file cannot exhaust the host."""
+
+    max_file_bytes: int = Field(2 * 1024**3, gt=0, description="largest file accepted")
+    max_image_pixels: int = Field(
+        100_000_000, gt=0, description="width x height above which an image is refused"
+    )
+    max_pdf_pages: int = Field(5_000, gt=0, description="pages above which a PDF is refused")
+    max_text_chars: int = Field(
+        50_000_000, gt=0, description="characters of one text file or PDF above which it is refused"
+    )
+
+
+class Settings(BaseModel):
+    home: Path = Field(default_factory=lambda: Path.home() / ".omnidex")
+    limits: Limits = Field(default_factory=Limits)
+    ocr_dpi: int = Field(200, ge=72, le=600, description="resolution scanned PDF pages are read at")
+    thumbnail_width: int = Field(320, ge=32, le=2048, description="width of stored thumbnails")
+    ingest_batch_segments: int = Field(
+        256, gt=0, description="segments gathered across objects before extractors run"
+    )
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Defaults, then ``OMNIDEX_*`` variables, then explicit ``overrides`` (None is ignored)."""
+        values: dict[str, Any] = {}
+        limits: dict[str, Any] = {}
+        for name in cls.model_fields:
+            if name != "limits" and (raw := os.environ.get(ENV_PREFIX + name.upper())):
+                values[name] = raw
+        for name in Limits.model_fields:
+            if raw := os.environ.get(ENV_PREFIX + name.upper()):
+                limits[name] = raw
+        values["limits"] = Limits(**limits)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

@@ -1,0 +1,129 @@
+"""The exception hierarchy of omnidex, in one place.
+
+Every error carries enough context (which source, which extractor, which field, which limit) for the
+CLI to print a one-line message and for the server to answer with an HTTP 4xx. ``code`` is a stable
+machine-readable identifier; ``http_status`` is what the server answers with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OmnidexError(Exception):
+    """Base of every error omnidex raises on purpose."""
+
+    code = "omnidex_error"
+    http_status = 500
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = {k: v for k, v in context.items() if v is not None}
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form: a code, a message and the context (field, source, limit…)."""
+        return {"code": self.code, "message": self.message, **self.context}
+
+
+# --- configuration and specs -------------------------------------------------------------------
+
+
+class InvalidSpecError(OmnidexError):
+    """A collection spec, an extractor name or its params are wrong; ``field`` names the culprit."""
+
+    code = "invalid_spec"
+    http_status = 422
+
+
+class UnknownExtractorError(InvalidSpecError):
+    code = "unknown_extractor"
+
+
+class InvalidFilterError(OmnidexError):
+    """A ``where`` expression that does not parse or names a field that does not exist."""
+
+    code = "invalid_filter"
+    http_status = 422
+
+
+class NotFoundError(OmnidexError):
+    code = "not_found"
+    http_status = 404
+
+
+class AlreadyExistsError(OmnidexError):
+    code = "already_exists"
+    http_status = 409
+
+
+# --- sources and media -------------------------------------------------------------------------
+
+
+class SourceError(OmnidexError):
+    """Something is wrong with one input; the ingest of that object fails, others go on."""
+
+    code = "bad_source"
+    http_status = 422
+
+
+class SourceNotFoundError(SourceError):
+    code = "source_not_found"
+    http_status = 404
+
+
+class UnsupportedMediaError(SourceError):
+    code = "unsupported_media"
+    http_status = 415
+
+
+class EmptyFileError(SourceError):
+    code = "empty_file"
+
+
+class CorruptMediaError(SourceError):
+    code = "corrupt_media"
+
+
+class EncryptedMediaError(SourceError):
+    code = "encrypted_media"
+
+
+class LimitExceededError(SourceError):
+    """An input is over a configured limit (bytes, pixels, pages…); ``limit`` names it."""
+
+    code = "limit_exceeded"
+    http_status = 413
+
+
+# --- extraction and models ---------------------------------------------------------------------
+
+
+class ExtractionError(OmnidexError):
+    """An extractor failed on a batch; ``extractor`` names it."""
+
+    code = "extraction_failed"
+    http_status = 500
+
+
+class MissingDependencyError(OmnidexError):
+    """An optional package or program is absent; the message says how to install it."""
+
+    code = "missing_dependency"
+    http_status = 501
+
+
+class ModelLoadError(OmnidexError):
+    code = "model_load_failed"
+    http_status = 500
+
+
+# --- storage -----------------------------------------------------------------------------------
+
+
+class StoreError(OmnidexError):
+    code = "store_error"
+    http_status = 500

@@ -1,0 +1,246 @@
+"""Types shared by every layer: specs, segments, documents, hits, objects and tasks.
+
+Feature addresses have the form ``extractor@vN/feature`` (``text_embedding@v1/vector``); extractor
+references have the form ``extractor@vN``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+SegmentKind = Literal["text", "image", "page"]
+"""``text``: a chunk of a text file or of a PDF page's text layer; ``image``: an image file;
+``page``: a PDF page without a text layer, read as an image."""
+
+ObjectKind = Literal["text", "image", "pdf"]
+
+_REF = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)@v(?P<version>[1-9][0-9]*)$")
+
+
+def parse_extractor_ref(ref: str) -> tuple[str, int]:
+    """``"ocr@v1"`` → ``("ocr", 1)``; ValueError for anything else."""
+    match = _REF.match(ref)
+    if not match:
+        raise ValueError(f"{ref!r} is not an extractor reference of the form name@vN")
+    return match["name"], int(match["version"])
+
+
+def feature_address(extractor_ref: str, feature: str) -> str:
+    return f"{extractor_ref}/{feature}"
+
+
+def split_feature_address(address: str) -> tuple[str, str]:
+    """``"ocr@v1/text"`` → ``("ocr@v1", "text")``; ValueError when malformed."""
+    ref, sep, feature = address.partition("/")
+    if not sep or not feature:
+        raise ValueError(f"{address!r} is not a feature address of the form name@vN/feature")
+    parse_extractor_ref(ref)
+    return ref, feature
+
+
+# --- specs ------------------------------------------------------------------------------------
+
+
+class FeatureType(StrEnum):
+    TEXT = "text"
+    VECTOR = "vector"
+    JSON = "json"
+    NUMBER = "number"
+
+
+class FeatureSpec(BaseModel):
+    """One output of an extractor. Text features are full-text indexed; vectors have a ``dim``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    type: FeatureType
+    dim: int | None = None
+    description: str = ""
+
+
+class FeatureColumn(FeatureSpec):
+    """A feature as a collection stores it: with its full address."""
+
+    address: str
+
+
+class ExtractorSpec(BaseModel):
+    """An extractor as a user names it in a collection spec: ``{"name": "ocr@v1", "params": {}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _is_reference(cls, value: str) -> str:
+        parse_extractor_ref(value)
+        return value
+
+
+class CollectionSpec(BaseModel):
+    """How sources become documents: the extractors that run, in order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    extractors: list[ExtractorSpec] = Field(min_length=1)
+
+
+class CollectionInfo(BaseModel):
+    id: str
+    namespace: str
+    name: str
+    spec: CollectionSpec
+    spec_version: int
+    features: list[FeatureColumn]
+    created_at: datetime
+    updated_at: datetime
+
+    def feature(self, address: str) -> FeatureColumn | None:
+        return next((f for f in self.features if f.address == address), None)
+
+
+# --- segments and documents ------------------------------------------------------------------
+
+
+@dataclass
+class Segment:
+    """A piece of an object that becomes one document. Pixels are loaded lazily by ``image``."""
+
+    object_id: str
+    kind: SegmentKind
+    key: str
+    source: str
+    page: int | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    start_frame: int | None = None
+    end_frame: int | None = None
+    text: str | None = None
+    image: Callable[[], Image.Image] | None = None
+    thumbnail: bytes | None = None
+    features: dict[str, Any] = field(default_factory=dict)
+    """Features produced so far by earlier extractors, by address (text for the embedder)."""
+
+
+class Document(BaseModel):
+    """The retrievable unit: coordinates, features by address, thumbnail, lineage, metadata."""
+
+    id: str
+    object_id: str
+    kind: SegmentKind
+    key: str
+    source: str
+    page: int | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    start_frame: int | None = None
+    end_frame: int | None = None
+    features: dict[str, Any] = Field(default_factory=dict)
+    thumbnail: bytes | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec_version: int = 1
+    extractors: list[str] = Field(default_factory=list)
+
+    def text(self) -> str:
+        """All text features joined, in feature order: what a snippet is cut from."""
+        return "\n".join(v for v in self.features.values() if isinstance(v, str) and v.strip())
+
+
+class StageScore(BaseModel):
+    score: float
+    rank: int
+
+
+class Hit(BaseModel):
+    """One search result: the document's coordinates, a snippet, the fused score and its parts."""
+
+    id: str
+    score: float
+    object_id: str
+    source: str
+    kind: SegmentKind
+    key: str
+    page: int | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    snippet: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    provenance: dict[str, StageScore] = Field(default_factory=dict)
+
+
+# --- objects, tasks, ingest results ----------------------------------------------------------
+
+
+class ObjectStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ObjectRecord(BaseModel):
+    id: str
+    collection_id: str
+    sha256: str
+    source: str
+    size: int
+    kind: ObjectKind
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    status: ObjectStatus = ObjectStatus.PENDING
+    error: str | None = None
+    document_count: int = 0
+    spec_version: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class TaskState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class TaskRecord(BaseModel):
+    id: str
+    collection_id: str
+    object_id: str | None
+    kind: str = "ingest"
+    state: TaskState = TaskState.QUEUED
+    stage: str | None = None
+    progress: float = 0.0
+    attempts: int = 0
+    error: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class IngestStatus(StrEnum):
+    INGESTED = "ingested"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+class IngestResult(BaseModel):
+    """What happened to one source: its object, how many documents, or why it failed."""
+
+    source: str
+    status: IngestStatus
+    object_id: str | None = None
+    documents: int = 0
+    error: str | None = None
+    error_code: str | None = None
