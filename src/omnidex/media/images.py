@@ -1,0 +1,80 @@
+"""Images: open with a pixel limit checked from the header before decoding, and make thumbnails.
+
+Pillow's own decompression-bomb guard is a process-wide setting (``Image.MAX_IMAGE_PIXELS``) that
+warns or raises at thresholds omnidex does not choose. ``open_image`` therefore opens files through
+the format plugins directly, for the formats ``detect_kind`` accepts only, and applies
+``Limits.max_image_pixels`` itself: one limit, configurable, reported as a LimitExceededError.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+from typing import IO
+
+from PIL import Image, ImageFile, ImageOps
+
+from omnidex.config import Limits
+from omnidex.errors import CorruptMediaError, LimitExceededError, SourceNotFoundError
+
+FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "TIFF", "BMP")
+THUMBNAIL_QUALITY = 80
+# What Pillow raises on a malformed header or truncated data.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, IndexError, TypeError, EOFError, struct.error)
+
+
+def open_image(path: Path, limits: Limits) -> Image.Image:
+    """Decode an image file to RGB, upright per its EXIF orientation, within the pixel limit."""
+    source = str(path)
+    try:
+        with path.open("rb") as handle:
+            image = _open_header(handle, source)
+            check_pixels(image.size, limits, source)
+            image.load()
+            return ImageOps.exif_transpose(image).convert("RGB")
+    except FileNotFoundError as exc:
+        raise SourceNotFoundError(f"{path}: no such file", source=source) from exc
+    except _DECODE_ERRORS as exc:
+        raise CorruptMediaError(f"{path}: cannot decode the image: {exc}", source=source) from exc
+
+
+def check_pixels(size: tuple[int, int], limits: Limits, source: str) -> None:
+    """LimitExceededError when ``width × height`` is over ``max_image_pixels``."""
+    width, height = size
+    if width * height > limits.max_image_pixels:
+        raise LimitExceededError(
+            f"{source}: {width}x{height} = {width * height} pixels is over the limit of "
+            f"{limits.max_image_pixels} (max_image_pixels)",
+            source=source,
+            limit="max_image_pixels",
+        )
+
+
+def thumbnail_jpeg(image: Image.Image, width: int) -> bytes:
+    """JPEG bytes of ``image`` scaled to ``width`` pixels wide (never enlarged), aspect kept."""
+    if image.width > width:
+        height = max(1, round(image.height * width / image.width))
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    if image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
+    return buffer.getvalue()
+
+
+def _open_header(handle: IO[bytes], source: str) -> ImageFile.ImageFile:
+    """Parse the header only (no pixels) with the first plugin in FORMATS that accepts the file."""
+    Image.init()
+    prefix = handle.read(16)
+    for name in FORMATS:
+        if name not in Image.OPEN:  # a Pillow built without this codec
+            continue
+        factory, accept = Image.OPEN[name]
+        if accept is not None and (isinstance(ok := accept(prefix), str) or not ok):
+            continue
+        handle.seek(0)
+        return factory(handle, source)
+    raise CorruptMediaError(
+        f"{source}: not a PNG, JPEG, GIF, WEBP, TIFF or BMP image", source=source
+    )
