@@ -65,7 +65,7 @@ class Extractor(ABC):
     def bind(self, upstream: Sequence[FeatureColumn]) -> None:  # noqa: B027 - optional hook
         """Check references to features of extractors that run earlier; raise InvalidSpecError.
 
-        Called once when a pipeline is planned, with the features of every extractor before this one.
+        Called once when a pipeline is planned, with the features of the extractors before it.
         """
 
     def load(self) -> None:  # noqa: B027 - optional hook, a no-op for extractors without models

@@ -1,0 +1,75 @@
+"""Session fixtures shared by every test: tiny models built with the real classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TINY_VOCAB_TEXT = """
+the a an and or of to in on at by for with from is are was were be been it this that these those
+i you he she we they my your his her our their not no yes all any some one two three four five
+cat cats kitten kittens dog dogs puppy mat rug sofa chair table sits sat lies lying sleeps runs
+quarterly revenue grew growth profit sales market stock price report earnings company annual
+hello world omnidex search engine retrieval image images video page pages text document documents
+scene scenes caption speech audio slide slides vector vectors embedding query queries hit hits
+red green blue black white big small fast slow good bad new old first last next day night year
+invoice total amount paid due date number name address city street country phone email
+"""
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+@pytest.fixture(scope="session")
+def tiny_embedder_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT sentence-transformers model (dim 32) saved to a folder.
+
+    Load it by path through ``resolve_model``/``get_embedder``, exactly as a hub id is once
+    resolved. Its vocabulary is :data:`TINY_VOCAB_TEXT`; other words become ``[UNK]``.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    root = tmp_path_factory.mktemp("tiny_embedder")
+    vocab = root / "vocab.txt"
+    vocab.write_text("\n".join([*SPECIAL_TOKENS, *dict.fromkeys(TINY_VOCAB_TEXT.split())]) + "\n")
+    tokenizer = BertTokenizerFast(vocab=str(vocab))
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+    )
+    hf_dir = root / "bert"
+    BertModel(config).save_pretrained(hf_dir)
+    tokenizer.save_pretrained(hf_dir)
+    transformer = Transformer(str(hf_dir), max_seq_length=128)
+    pooling = Pooling(transformer.get_embedding_dimension(), "mean")
+    model_dir = root / "sentence_transformer"
+    SentenceTransformer(modules=[transformer, pooling, Normalize()], device="cpu").save(
+        str(model_dir)
+    )
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def needs_tesseract() -> None:
+    """Skip, saying why, where the tesseract program is absent (CI installs it)."""
+    import shutil
+
+    if shutil.which("tesseract") is None:
+        pytest.skip("tesseract is not installed (run scripts/install-system-deps)")
+
+
+@pytest.fixture(scope="session")
+def tiny_extractors(tiny_embedder_path: Path) -> list[object]:
+    """The default pipeline with the tiny embedder in place of the real one."""
+    return [
+        "page_text@v1",
+        "ocr@v1",
+        {"name": "text_embedding@v1", "params": {"model_id": str(tiny_embedder_path)}},
+    ]
