@@ -6,6 +6,7 @@ the conformance suite in ``tests/store/test_document_store_conformance.py``.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -39,7 +40,7 @@ class DocumentStore(Protocol):
         where: Filter | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[Document]:
+    ) -> builtins.list[Document]:
         """Documents matching ``where`` in a stable order (object, then key)."""
 
     def count(self, collection_id: str, where: Filter | None = None) -> int: ...
@@ -51,7 +52,7 @@ class DocumentStore(Protocol):
         vector: Sequence[float],
         k: int,
         where: Filter | None = None,
-    ) -> list[tuple[Document, float]]:
+    ) -> builtins.list[tuple[Document, float]]:
         """Nearest documents by cosine similarity on the vector feature ``address``, best first,
         with their similarity (1 = same direction). ``where`` is applied before the top-k."""
 
@@ -62,7 +63,7 @@ class DocumentStore(Protocol):
         k: int,
         addresses: Sequence[str] | None = None,
         where: Filter | None = None,
-    ) -> list[tuple[Document, float]]:
+    ) -> builtins.list[tuple[Document, float]]:
         """BM25 full-text search over the text features ``addresses`` (default: all), best
         first, with their BM25 score. ``where`` is applied before the top-k."""
 

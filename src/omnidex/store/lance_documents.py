@@ -1,0 +1,449 @@
+"""The LanceDB implementation of the :class:`~omnidex.store.documents.DocumentStore` protocol.
+
+One Lance table per collection, named by the collection id. Document fields are plain columns,
+user metadata is a Lance JSON column, and each feature has one column whose name is derived from
+its address (``text_embedding@v1/vector`` → ``f__text_embedding_v1__vector``); the address and
+type travel in the Arrow field metadata, so a table describes itself.
+
+Text features carry native Lance full-text (BM25) indexes; vector features are searched by cosine
+similarity, exactly below :data:`VECTOR_INDEX_MIN_ROWS` rows and through an IVF_HNSW_SQ index with
+a refine step above it. Filters are compiled by :mod:`omnidex.store.filter_sql` and applied before
+the top-k. Replacing an object's documents is one ``merge_insert``: atomic.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+import os
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.index import FTS, IvfHnswSq
+from lancedb.query import ColumnOrdering, FullTextOperator, MultiMatchQuery
+
+from omnidex.errors import InvalidSpecError, NotFoundError, StoreError
+from omnidex.store.filter_sql import compile_filter, sql_literal
+from omnidex.store.filters import Filter
+from omnidex.types import Document, FeatureColumn, FeatureType, split_feature_address
+
+# Listing indexes warns on every call unless this is set; we never read the centroids.
+os.environ.setdefault("LANCE_INCLUDE_VECTOR_CENTROIDS", "false")
+
+VECTOR_INDEX_MIN_ROWS = 50_000
+"""Below this many rows vector search is exact (flat); from it on, optimize builds an ANN index."""
+
+_ROWS_PER_PARTITION = 12_500
+_SEARCH_NPROBES = 16
+_SEARCH_EF = 100
+_SEARCH_REFINE = 2
+_ADDRESS = b"omnidex.address"
+_TYPE = b"omnidex.type"
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+_WORD = re.compile(r"\w+")
+_JSON = pa.json_(pa.utf8())
+
+_BASE_FIELDS = [
+    pa.field("id", pa.utf8(), nullable=False),
+    pa.field("object_id", pa.utf8(), nullable=False),
+    pa.field("kind", pa.utf8(), nullable=False),
+    pa.field("key", pa.utf8(), nullable=False),
+    pa.field("source", pa.utf8(), nullable=False),
+    pa.field("page", pa.int32()),
+    pa.field("start_s", pa.float64()),
+    pa.field("end_s", pa.float64()),
+    pa.field("start_frame", pa.int64()),
+    pa.field("end_frame", pa.int64()),
+    pa.field("metadata", _JSON),
+    pa.field("spec_version", pa.int32(), nullable=False),
+    pa.field("extractors", pa.list_(pa.utf8())),
+    pa.field("thumbnail", pa.large_binary()),
+]
+_PLAIN_FIELDS = [f.name for f in _BASE_FIELDS if f.name not in ("metadata", "extractors")]
+
+
+def column_name(address: str) -> str:
+    """The column that holds the feature at ``address``: deterministic and SQL-safe."""
+    try:
+        ref, feature = split_feature_address(address)
+    except ValueError as exc:
+        raise InvalidSpecError(str(exc), field=address) from None
+    return f"f__{_UNSAFE.sub('_', ref.replace('@', '_'))}__{_UNSAFE.sub('_', feature)}"
+
+
+def _arrow_type(feature: FeatureColumn) -> pa.DataType:
+    if feature.type is FeatureType.VECTOR:
+        if not feature.dim or feature.dim < 1:
+            raise InvalidSpecError("a vector feature needs a dim", field=feature.address)
+        return pa.list_(pa.float32(), feature.dim)
+    return {
+        FeatureType.TEXT: pa.utf8(),
+        FeatureType.JSON: _JSON,
+        FeatureType.NUMBER: pa.float64(),
+    }[feature.type]
+
+
+def _feature_field(feature: FeatureColumn) -> pa.Field:
+    metadata = {_ADDRESS: feature.address.encode(), _TYPE: feature.type.value.encode()}
+    return pa.field(column_name(feature.address), _arrow_type(feature), metadata=metadata)
+
+
+def _write_schema(features: Sequence[FeatureColumn]) -> pa.Schema:
+    return pa.schema([*_BASE_FIELDS, *(_feature_field(f) for f in features)])
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """A collection's table with what its schema says: feature columns and the write schema."""
+
+    table: Any
+    features: tuple[FeatureColumn, ...]
+
+    @cached_property
+    def columns(self) -> dict[str, str]:
+        return {f.address: column_name(f.address) for f in self.features}
+
+    @cached_property
+    def schema(self) -> pa.Schema:
+        return _write_schema(self.features)
+
+    def feature(self, address: str, kind: FeatureType) -> str:
+        found = next((f for f in self.features if f.address == address), None)
+        if found is None or found.type is not kind:
+            raise InvalidSpecError(
+                f"{address!r} is not a {kind.value} feature of this collection", field=address
+            )
+        return column_name(address)
+
+    def text_columns(self) -> list[str]:
+        return [column_name(f.address) for f in self.features if f.type is FeatureType.TEXT]
+
+
+def _features_of(schema: pa.Schema) -> tuple[FeatureColumn, ...]:
+    """The features a table's schema declares, in column order."""
+    features = []
+    for field in schema:
+        meta = field.metadata or {}
+        if _ADDRESS not in meta:
+            continue
+        address = meta[_ADDRESS].decode()
+        kind = FeatureType(meta[_TYPE].decode())
+        dim = field.type.list_size if kind is FeatureType.VECTOR else None
+        name = split_feature_address(address)[1]
+        features.append(FeatureColumn(name=name, type=kind, dim=dim, address=address))
+    return tuple(features)
+
+
+class LanceDocumentStore:
+    """Documents of every collection under one LanceDB directory (or object-store URI)."""
+
+    def __init__(self, uri: str | Path) -> None:
+        self.uri = str(uri)
+        self._db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
+        self._layouts: dict[str, _Layout] = {}
+        self._lock = threading.Lock()
+
+    # --- tables ------------------------------------------------------------------------------
+
+    def _layout(self, collection_id: str) -> _Layout:
+        with self._lock:
+            layout = self._layouts.get(collection_id)
+        if layout is not None:
+            return layout
+        if not _TABLE_NAME.match(collection_id):
+            raise NotFoundError(
+                f"collection {collection_id!r} does not exist", collection=collection_id
+            )
+        try:
+            table = self._db.open_table(collection_id)
+        except (ValueError, FileNotFoundError):
+            raise NotFoundError(
+                f"collection {collection_id!r} does not exist", collection=collection_id
+            ) from None
+        layout = _Layout(table, _features_of(table.schema))
+        with self._lock:
+            self._layouts[collection_id] = layout
+        return layout
+
+    def create_collection(self, collection_id: str, features: Sequence[FeatureColumn]) -> None:
+        if not _TABLE_NAME.match(collection_id):
+            raise InvalidSpecError(
+                f"{collection_id!r} is not a valid collection id", field="collection_id"
+            )
+        _check_unique_columns(features)
+        try:
+            layout = self._layout(collection_id)
+        except NotFoundError:
+            schema = _write_schema(features)
+            table = self._db.create_table(collection_id, schema=schema, exist_ok=True)
+            layout = _Layout(table, _features_of(table.schema))
+        missing = [f for f in features if f.address not in layout.columns]
+        if missing:
+            layout.table.add_columns([_feature_field(f) for f in missing])
+            layout = _Layout(layout.table, _features_of(layout.table.schema))
+        with self._lock:
+            self._layouts[collection_id] = layout
+        _ensure_fts(layout)
+
+    def drop_collection(self, collection_id: str) -> None:
+        with self._lock:
+            self._layouts.pop(collection_id, None)
+        if not _TABLE_NAME.match(collection_id):
+            return
+        with contextlib.suppress(ValueError, FileNotFoundError):
+            self._db.drop_table(collection_id)
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def replace_objects(
+        self, collection_id: str, documents: Mapping[str, Sequence[Document]]
+    ) -> None:
+        if not documents:
+            return
+        layout = self._layout(collection_id)
+        for object_id, docs in documents.items():
+            for doc in docs:
+                if doc.object_id != object_id:
+                    raise StoreError(
+                        f"document {doc.id!r} belongs to {doc.object_id!r}, not {object_id!r}",
+                        collection=collection_id,
+                        object=object_id,
+                    )
+        rows = _to_arrow([d for docs in documents.values() for d in docs], layout)
+        scope = "object_id IN (" + ", ".join(sql_literal(o) for o in documents) + ")"
+        (
+            layout.table.merge_insert("id")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .when_not_matched_by_source_delete(scope)
+            .execute(rows, on_bad_vectors="null")  # null vectors stay null
+        )
+
+    def delete_object(self, collection_id: str, object_id: str) -> int:
+        result = self._layout(collection_id).table.delete(f"object_id = {sql_literal(object_id)}")
+        return int(result.num_deleted_rows)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def get(self, collection_id: str, doc_id: str) -> Document | None:
+        layout = self._layout(collection_id)
+        found = layout.table.search().where(f"id = {sql_literal(doc_id)}").limit(1).to_arrow()
+        docs = _documents(found, layout)
+        return docs[0] if docs else None
+
+    def list(
+        self,
+        collection_id: str,
+        where: Filter | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[Document]:
+        layout = self._layout(collection_id)
+        query = layout.table.search().order_by(
+            [ColumnOrdering(column_name="object_id"), ColumnOrdering(column_name="key")]
+        )
+        if where is not None:
+            query = query.where(compile_filter(where, layout.columns))
+        return _documents(query.offset(offset).limit(limit).to_arrow(), layout)
+
+    def count(self, collection_id: str, where: Filter | None = None) -> int:
+        layout = self._layout(collection_id)
+        predicate = None if where is None else compile_filter(where, layout.columns)
+        return int(layout.table.count_rows(predicate))
+
+    def vector_search(
+        self,
+        collection_id: str,
+        address: str,
+        vector: Sequence[float],
+        k: int,
+        where: Filter | None = None,
+    ) -> builtins.list[tuple[Document, float]]:
+        layout = self._layout(collection_id)
+        column = layout.feature(address, FeatureType.VECTOR)
+        query = (
+            layout.table.search(np.asarray(vector, dtype=np.float32), vector_column_name=column)
+            .distance_type("cosine")
+            .nprobes(_SEARCH_NPROBES)
+            .ef(_SEARCH_EF)
+            .refine_factor(_SEARCH_REFINE)
+            .select([*layout.schema.names, "_distance"])
+            .limit(k)
+        )
+        if where is not None:
+            query = query.where(compile_filter(where, layout.columns), prefilter=True)
+        found = query.to_arrow()
+        similarities = [1.0 - d for d in found["_distance"].to_pylist()]
+        return list(zip(_documents(found, layout), similarities, strict=True))
+
+    def text_search(
+        self,
+        collection_id: str,
+        query: str,
+        k: int,
+        addresses: Sequence[str] | None = None,
+        where: Filter | None = None,
+    ) -> builtins.list[tuple[Document, float]]:
+        layout = self._layout(collection_id)
+        if addresses is None:
+            columns = layout.text_columns()
+        else:
+            columns = [layout.feature(a, FeatureType.TEXT) for a in addresses]
+        words = " ".join(_WORD.findall(query))
+        if not words or not columns or k < 1:
+            return []
+        search = layout.table.search(
+            MultiMatchQuery(words, columns, boosts=None, operator=FullTextOperator.OR),
+            query_type="fts",
+        )
+        if where is not None:
+            search = search.where(compile_filter(where, layout.columns), prefilter=True)
+        found = search.select([*layout.schema.names, "_score"]).limit(k).to_arrow()
+        return list(zip(_documents(found, layout), found["_score"].to_pylist(), strict=True))
+
+    # --- maintenance -------------------------------------------------------------------------
+
+    def optimize(self, collection_id: str) -> None:
+        layout = self._layout(collection_id)
+        layout.table.optimize()  # compacts and folds new rows into the existing indexes
+        _ensure_fts(layout)
+        _ensure_vector_indexes(layout)
+
+
+def _check_unique_columns(features: Sequence[FeatureColumn]) -> None:
+    seen: dict[str, str] = {}
+    for feature in features:
+        name = column_name(feature.address)
+        if name in seen and seen[name] != feature.address:
+            raise InvalidSpecError(
+                f"features {seen[name]!r} and {feature.address!r} map to the same column",
+                field=feature.address,
+            )
+        seen[name] = feature.address
+
+
+def _indexed_columns(layout: _Layout) -> set[str]:
+    return {column for index in layout.table.list_indices() for column in index.columns}
+
+
+def _ensure_fts(layout: _Layout) -> None:
+    indexed = _indexed_columns(layout)
+    for column in layout.text_columns():
+        if column not in indexed:
+            layout.table.create_index(
+                column,
+                config=FTS(
+                    base_tokenizer="simple",
+                    language="English",
+                    lower_case=True,
+                    stem=True,
+                    remove_stop_words=True,
+                    ascii_folding=True,
+                ),
+            )
+
+
+def _ensure_vector_indexes(layout: _Layout) -> None:
+    rows = layout.table.count_rows()
+    if rows < VECTOR_INDEX_MIN_ROWS:
+        return
+    indexed = _indexed_columns(layout)
+    for feature in layout.features:
+        column = column_name(feature.address)
+        if feature.type is FeatureType.VECTOR and column not in indexed:
+            config = IvfHnswSq(
+                distance_type="cosine", num_partitions=max(1, rows // _ROWS_PER_PARTITION)
+            )
+            layout.table.create_index(column, config=config)
+
+
+# --- conversion ---------------------------------------------------------------------------------
+
+
+def _to_arrow(docs: Sequence[Document], layout: _Layout) -> pa.Table:
+    """Documents as one Arrow table in the collection's write schema."""
+    columns = layout.columns
+    for doc in docs:
+        unknown = set(doc.features) - set(columns)
+        if unknown:
+            raise StoreError(
+                f"document {doc.id!r} has features the collection does not store",
+                document=doc.id,
+                field=sorted(unknown)[0],
+            )
+    schema = layout.schema
+    arrays: dict[str, pa.Array] = {
+        name: pa.array([getattr(d, name) for d in docs], type=schema.field(name).type)
+        for name in _PLAIN_FIELDS
+    }
+    arrays["metadata"] = pa.array([json.dumps(d.metadata) for d in docs], type=_JSON)
+    arrays["extractors"] = pa.array([d.extractors for d in docs], type=pa.list_(pa.utf8()))
+    for feature in layout.features:
+        values = [d.features.get(feature.address) for d in docs]
+        arrays[column_name(feature.address)] = _feature_array(feature, values)
+    return pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema)
+
+
+def _feature_array(feature: FeatureColumn, values: Sequence[Any]) -> pa.Array:
+    kind = _arrow_type(feature)
+    try:
+        if feature.type is FeatureType.JSON:
+            return pa.array([None if v is None else json.dumps(v) for v in values], type=kind)
+        if feature.type is FeatureType.VECTOR:
+            return _vector_array(feature, values)
+        return pa.array(values, type=kind)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise StoreError(
+            f"bad value for feature {feature.address!r}: {exc}", field=feature.address
+        ) from None
+
+
+def _vector_array(feature: FeatureColumn, values: Sequence[Any]) -> pa.Array:
+    dim = feature.dim or 0
+    matrix = np.zeros((len(values), dim), dtype=np.float32)
+    present = np.zeros(len(values), dtype=bool)
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        row = np.asarray(value, dtype=np.float32).ravel()
+        if row.shape != (dim,) or not np.isfinite(row).all():
+            raise StoreError(
+                f"vector for {feature.address!r} must be {dim} finite numbers",
+                field=feature.address,
+            )
+        matrix[i], present[i] = row, True
+    flat = pa.array(matrix.ravel(), type=pa.float32())
+    return pa.FixedSizeListArray.from_arrays(flat, dim, mask=pa.array(~present))
+
+
+def _documents(found: pa.Table, layout: _Layout) -> list[Document]:
+    """Rows read back from a table as Documents, features keyed by address, nulls omitted."""
+    features = [(f, column_name(f.address)) for f in layout.features]
+    docs = []
+    for row in found.to_pylist():
+        values = {
+            f.address: json.loads(row[col]) if f.type is FeatureType.JSON else row[col]
+            for f, col in features
+            if row.get(col) is not None
+        }
+        metadata = row.get("metadata")
+        docs.append(
+            Document(
+                **{name: row[name] for name in _PLAIN_FIELDS},
+                metadata=json.loads(metadata) if metadata else {},
+                extractors=row.get("extractors") or [],
+                features=values,
+            )
+        )
+    return docs

@@ -1,0 +1,339 @@
+"""The Catalog conformance suite: every implementation listed in ``conftest.CATALOGS`` passes it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+import pytest
+
+from omnidex.errors import AlreadyExistsError, InvalidSpecError, NotFoundError
+from omnidex.store.catalog import DEFAULT_NAMESPACE, Catalog
+from omnidex.types import (
+    CollectionInfo,
+    CollectionSpec,
+    ExtractorSpec,
+    FeatureColumn,
+    FeatureType,
+    ObjectRecord,
+    ObjectStatus,
+    TaskState,
+)
+
+SPEC = CollectionSpec(extractors=[ExtractorSpec(name="text_embedding@v1")])
+FEATURES = [
+    FeatureColumn(
+        name="vector", type=FeatureType.VECTOR, dim=8, address="text_embedding@v1/vector"
+    ),
+    FeatureColumn(name="text", type=FeatureType.TEXT, address="text_embedding@v1/text"),
+]
+
+
+def make_collection(catalog: Catalog, name: str = "docs") -> CollectionInfo:
+    return catalog.create_collection(DEFAULT_NAMESPACE, name, SPEC, FEATURES)
+
+
+def make_object(collection_id: str, object_id: str, **fields: object) -> ObjectRecord:
+    values: dict[str, object] = {
+        "id": object_id,
+        "collection_id": collection_id,
+        "sha256": "ab" * 32,
+        "source": f"/data/{object_id}.txt",
+        "size": 12,
+        "kind": "text",
+        "metadata": {"team": "red", "tags": ["a", "b"], "nested": {"x": 1}},
+    }
+    return ObjectRecord.model_validate(values | fields)
+
+
+# --- namespaces ----------------------------------------------------------------------------------
+
+
+def test_default_namespace_exists(catalog: Catalog) -> None:
+    assert catalog.list_namespaces() == [DEFAULT_NAMESPACE]
+
+
+def test_create_namespace(catalog: Catalog) -> None:
+    catalog.create_namespace("acme")
+    assert sorted(catalog.list_namespaces()) == ["acme", "default"]
+    with pytest.raises(AlreadyExistsError):
+        catalog.create_namespace("acme")
+
+
+@pytest.mark.parametrize("name", ["", "-x", "a b", "x" * 65, "../etc", "a/b", "naïve", "x'--"])
+def test_bad_names_are_refused(catalog: Catalog, name: str) -> None:
+    with pytest.raises(InvalidSpecError) as namespace_error:
+        catalog.create_namespace(name)
+    assert namespace_error.value.context["field"] == "name"
+    with pytest.raises(InvalidSpecError) as collection_error:
+        catalog.create_collection(DEFAULT_NAMESPACE, name, SPEC, FEATURES)
+    assert collection_error.value.context["field"] == "name"
+
+
+# --- collections ---------------------------------------------------------------------------------
+
+
+def test_create_and_get_collection(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    assert info.id.startswith("col_") and len(info.id) == 20
+    assert (info.namespace, info.name, info.spec_version) == (DEFAULT_NAMESPACE, "docs", 1)
+    assert info.spec == SPEC and info.features == FEATURES
+    assert isinstance(info.created_at, datetime) and info.created_at.tzinfo is not None
+    assert catalog.get_collection(DEFAULT_NAMESPACE, "docs") == info
+
+
+def test_collection_errors(catalog: Catalog) -> None:
+    make_collection(catalog)
+    with pytest.raises(AlreadyExistsError) as exists:
+        make_collection(catalog)
+    assert exists.value.context["collection"] == "docs"
+    with pytest.raises(NotFoundError):
+        catalog.create_collection("nowhere", "docs", SPEC, FEATURES)
+    with pytest.raises(NotFoundError) as missing:
+        catalog.get_collection(DEFAULT_NAMESPACE, "missing")
+    assert missing.value.context["collection"] == "missing"
+    with pytest.raises(NotFoundError):
+        catalog.update_collection(DEFAULT_NAMESPACE, "missing", SPEC, FEATURES)
+    with pytest.raises(NotFoundError):
+        catalog.drop_collection(DEFAULT_NAMESPACE, "missing")
+
+
+def test_same_name_in_two_namespaces(catalog: Catalog) -> None:
+    catalog.create_namespace("acme")
+    first = make_collection(catalog)
+    second = catalog.create_collection("acme", "docs", SPEC, FEATURES)
+    assert first.id != second.id
+    assert [c.name for c in catalog.list_collections("acme")] == ["docs"]
+
+
+def test_list_collections_sorted_by_name(catalog: Catalog) -> None:
+    for name in ["zeta", "alpha", "Mid.v2"]:
+        make_collection(catalog, name)
+    assert [c.name for c in catalog.list_collections(DEFAULT_NAMESPACE)] == [
+        "Mid.v2",
+        "alpha",
+        "zeta",
+    ]
+    assert catalog.list_collections("nowhere") == []
+
+
+def test_update_collection_bumps_spec_version(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    spec = CollectionSpec(extractors=[ExtractorSpec(name="ocr@v1", params={"lang": "en"})])
+    features = [FeatureColumn(name="text", type=FeatureType.TEXT, address="ocr@v1/text")]
+    updated = catalog.update_collection(DEFAULT_NAMESPACE, "docs", spec, features)
+    assert (updated.id, updated.spec_version, updated.spec) == (info.id, 2, spec)
+    assert updated.features == features and updated.created_at == info.created_at
+    assert catalog.get_collection(DEFAULT_NAMESPACE, "docs").spec_version == 2
+
+
+def test_drop_collection_removes_objects_and_tasks(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    catalog.put_object(make_object(info.id, "o1"))
+    task = catalog.create_task(info.id, "o1")
+    catalog.drop_collection(DEFAULT_NAMESPACE, "docs")
+    with pytest.raises(NotFoundError):
+        catalog.get_collection(DEFAULT_NAMESPACE, "docs")
+    assert catalog.get_object(info.id, "o1") is None
+    assert catalog.count_objects(info.id) == 0
+    with pytest.raises(NotFoundError):
+        catalog.get_task(task.id)
+    assert make_collection(catalog).id != info.id
+
+
+# --- objects -------------------------------------------------------------------------------------
+
+
+def test_put_and_get_object(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    stored = catalog.put_object(make_object(info.id, "o1"))
+    assert stored.created_at is not None and stored.updated_at is not None
+    got = catalog.get_object(info.id, "o1")
+    assert got == stored
+    assert got.metadata == {"team": "red", "tags": ["a", "b"], "nested": {"x": 1}}
+    assert got.status is ObjectStatus.PENDING and got.document_count == 0
+    assert catalog.get_object(info.id, "missing") is None
+
+
+def test_put_object_updates_all_but_created_at(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    first = catalog.put_object(make_object(info.id, "o1"))
+    second = catalog.put_object(
+        make_object(
+            info.id,
+            "o1",
+            sha256="cd" * 32,
+            size=99,
+            metadata={"team": "blue"},
+            status=ObjectStatus.FAILED,
+            error="boom",
+            document_count=3,
+            spec_version=2,
+        )
+    )
+    assert second.created_at == first.created_at
+    assert second.updated_at is not None and first.updated_at is not None
+    assert second.updated_at >= first.updated_at
+    assert (second.sha256, second.size, second.metadata) == ("cd" * 32, 99, {"team": "blue"})
+    assert (second.status, second.error, second.document_count, second.spec_version) == (
+        ObjectStatus.FAILED,
+        "boom",
+        3,
+        2,
+    )
+    assert catalog.count_objects(info.id) == 1
+
+
+def test_list_and_count_objects(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    for i in range(5):
+        catalog.put_object(make_object(info.id, f"z{4 - i}"))
+    catalog.set_object_status(info.id, "z3", ObjectStatus.SUCCEEDED)
+    catalog.set_object_status(info.id, "z1", ObjectStatus.SUCCEEDED)
+    catalog.put_object(make_object(info.id, "z4", size=1))
+    assert [o.id for o in catalog.list_objects(info.id)] == ["z4", "z3", "z2", "z1", "z0"]
+    assert [o.id for o in catalog.list_objects(info.id, limit=2, offset=1)] == ["z3", "z2"]
+    done = catalog.list_objects(info.id, status=ObjectStatus.SUCCEEDED)
+    assert [o.id for o in done] == ["z3", "z1"]
+    assert catalog.count_objects(info.id) == 5
+    assert catalog.count_objects(info.id, ObjectStatus.SUCCEEDED) == 2
+    assert catalog.count_objects(info.id, ObjectStatus.FAILED) == 0
+
+
+def test_objects_are_scoped_by_collection(catalog: Catalog) -> None:
+    first, second = make_collection(catalog, "a"), make_collection(catalog, "b")
+    catalog.put_object(make_object(first.id, "o1"))
+    catalog.put_object(make_object(second.id, "o1", size=7))
+    in_first, in_second = catalog.get_object(first.id, "o1"), catalog.get_object(second.id, "o1")
+    assert in_first is not None and in_second is not None
+    assert (in_first.size, in_second.size) == (12, 7)
+    assert catalog.count_objects(first.id) == 1
+
+
+def test_set_object_status(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    catalog.put_object(make_object(info.id, "o1"))
+    catalog.set_object_status(info.id, "o1", ObjectStatus.FAILED, error="bad pdf")
+    failed = catalog.get_object(info.id, "o1")
+    assert failed is not None and (failed.status, failed.error) == (ObjectStatus.FAILED, "bad pdf")
+    catalog.set_object_status(
+        info.id, "o1", ObjectStatus.SUCCEEDED, document_count=4, spec_version=1
+    )
+    done = catalog.get_object(info.id, "o1")
+    assert done is not None and done.error is None
+    assert (done.status, done.document_count, done.spec_version) == (ObjectStatus.SUCCEEDED, 4, 1)
+    catalog.set_object_status(info.id, "o1", ObjectStatus.PROCESSING)
+    again = catalog.get_object(info.id, "o1")
+    assert again is not None and (again.document_count, again.spec_version) == (4, 1)
+    with pytest.raises(NotFoundError):
+        catalog.set_object_status(info.id, "missing", ObjectStatus.FAILED)
+
+
+def test_delete_object_removes_its_tasks(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    catalog.put_object(make_object(info.id, "o1"))
+    catalog.put_object(make_object(info.id, "o2"))
+    gone, kept = catalog.create_task(info.id, "o1"), catalog.create_task(info.id, "o2")
+    catalog.delete_object(info.id, "o1")
+    assert catalog.get_object(info.id, "o1") is None
+    assert [o.id for o in catalog.list_objects(info.id)] == ["o2"]
+    with pytest.raises(NotFoundError):
+        catalog.get_task(gone.id)
+    assert catalog.get_task(kept.id) == kept
+    with pytest.raises(NotFoundError):
+        catalog.delete_object(info.id, "o1")
+
+
+# --- tasks ---------------------------------------------------------------------------------------
+
+
+def test_create_and_get_task(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    task = catalog.create_task(info.id, "o1")
+    assert task.id.startswith("task_") and task.state is TaskState.QUEUED
+    assert (task.collection_id, task.object_id, task.kind) == (info.id, "o1", "ingest")
+    assert (task.progress, task.attempts, task.stage, task.error) == (0.0, 0, None, None)
+    assert catalog.get_task(task.id) == task
+    other = catalog.create_task(info.id, None, kind="reindex")
+    assert other.id != task.id and other.object_id is None and other.kind == "reindex"
+    with pytest.raises(NotFoundError) as missing:
+        catalog.get_task("task_missing")
+    assert missing.value.context["task"] == "task_missing"
+
+
+def test_update_task(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    task = catalog.create_task(info.id, "o1")
+    running = catalog.update_task(
+        task.id, state=TaskState.RUNNING, stage="extract", progress=0.5, attempt=True
+    )
+    assert (running.state, running.stage, running.progress, running.attempts) == (
+        TaskState.RUNNING,
+        "extract",
+        0.5,
+        1,
+    )
+    failed = catalog.update_task(task.id, state=TaskState.FAILED, error="oom", attempt=True)
+    assert (failed.state, failed.stage, failed.error, failed.attempts) == (
+        TaskState.FAILED,
+        "extract",
+        "oom",
+        2,
+    )
+    assert catalog.get_task(task.id) == failed
+    assert failed.created_at == task.created_at
+    with pytest.raises(NotFoundError):
+        catalog.update_task("task_missing", state=TaskState.RUNNING)
+
+
+def test_list_tasks_newest_first(catalog: Catalog) -> None:
+    first, second = make_collection(catalog, "a"), make_collection(catalog, "b")
+    ids = [catalog.create_task(first.id, f"o{i}").id for i in range(3)]
+    other = catalog.create_task(second.id, "x").id
+    catalog.update_task(ids[1], state=TaskState.SUCCEEDED)
+    assert [t.id for t in catalog.list_tasks()] == [other, *reversed(ids)]
+    assert [t.id for t in catalog.list_tasks(first.id)] == list(reversed(ids))
+    assert [t.id for t in catalog.list_tasks(first.id, TaskState.QUEUED)] == [ids[2], ids[0]]
+    assert [t.id for t in catalog.list_tasks(state=TaskState.SUCCEEDED)] == [ids[1]]
+    assert len(catalog.list_tasks(limit=2)) == 2
+
+
+# --- persistence and threads ---------------------------------------------------------------------
+
+
+def test_reopen_keeps_everything(open_catalog: Callable[[], Catalog]) -> None:
+    catalog = open_catalog()
+    catalog.create_namespace("acme")
+    info = make_collection(catalog)
+    stored = catalog.put_object(make_object(info.id, "o1"))
+    task = catalog.create_task(info.id, "o1")
+    catalog.close()
+    reopened = open_catalog()
+    assert sorted(reopened.list_namespaces()) == ["acme", "default"]
+    assert reopened.get_collection(DEFAULT_NAMESPACE, "docs") == info
+    assert reopened.get_object(info.id, "o1") == stored
+    assert reopened.get_task(task.id) == task
+
+
+def test_concurrent_writers_from_threads(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for i in range(20):
+                catalog.put_object(make_object(info.id, f"w{worker}-{i}"))
+                task = catalog.create_task(info.id, f"w{worker}-{i}")
+                catalog.update_task(task.id, state=TaskState.RUNNING, attempt=True)
+        except BaseException as exc:  # the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert catalog.count_objects(info.id) == 120
+    assert len(catalog.list_tasks(info.id, TaskState.RUNNING)) == 120
