@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from omnidex.embedded import Collection, Database
 
 __all__ = ["Collection", "Database", "__version__", "connect"]
 
 
-def connect(path: str | None = None, *, namespace: str = "default") -> Database:
+def connect(path: str | Path | None = None, *, namespace: str = "default") -> Database:
     """Open the embedded database in folder ``path`` (default: ``$OMNIDEX_HOME`` or ~/.omnidex)."""
     from omnidex.embedded import Database
 

@@ -76,7 +76,7 @@ class FeatureColumn(FeatureSpec):
 
 
 class ExtractorSpec(BaseModel):
-    """An extractor as a user names it in a collection spec: ``{"name": "ocr@v1", "params": {}}``."""
+    """An extractor as named in a collection spec: ``{"name": "ocr@v1", "params": {}}``."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -1,0 +1,110 @@
+"""``omnidex collection create|list|show|drop``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from omnidex.cli.context import console, state
+from omnidex.cli.render import collections_table, to_json
+from omnidex.errors import InvalidSpecError
+
+app = typer.Typer(help="Create, list, show and drop collections.", no_args_is_help=True)
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    name: str,
+    extractor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--extractor",
+            "-e",
+            help='An extractor, in order: "ocr@v1" or \'{"name": "ocr@v1", "params": {…}}\'. '
+            "Default: page_text@v1, ocr@v1, text_embedding@v1.",
+        ),
+    ] = None,
+    spec: Annotated[
+        Path | None,
+        typer.Option(help='A JSON pipeline spec: {"extractors": [...]}.', dir_okay=False),
+    ] = None,
+) -> None:
+    """Create a collection with its pipeline of extractors."""
+    extractors = _extractors(extractor, spec)
+    collection = state(ctx).db().create_collection(name, extractors)
+    console.print(
+        f"created collection [bold]{collection.name}[/] with {collection.plan.extractor_refs}"
+    )
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the collections."""
+    db = state(ctx).db()
+    infos = db.collections()
+    if as_json:
+        console.print_json(to_json(infos))
+        return
+    counts = {info.id: db.collection(info.name).count() for info in infos}
+    console.print(collections_table(infos, counts))
+
+
+@app.command()
+def show(ctx: typer.Context, name: str) -> None:
+    """Show a collection's spec, features and counts."""
+    collection = state(ctx).db().collection(name)
+    info = collection.info
+    console.print(f"[bold]{info.name}[/]  id {info.id}  spec version {info.spec_version}")
+    console.print(f"documents: {collection.count()}  objects: {len(collection.objects())}")
+    console.print_json(
+        json.dumps(
+            {
+                "spec": info.spec.model_dump(mode="json"),
+                "features": [
+                    f.model_dump(mode="json", exclude_defaults=True) for f in info.features
+                ],
+            }
+        )
+    )
+
+
+@app.command()
+def drop(
+    ctx: typer.Context,
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Drop a collection with all its objects and documents."""
+    if not yes:
+        typer.confirm(f"Drop collection {name!r} and all its documents?", abort=True)
+    state(ctx).db().drop_collection(name)
+    console.print(f"dropped collection [bold]{name}[/]")
+
+
+def _extractors(items: list[str] | None, spec: Path | None) -> list[Any] | None:
+    if spec is not None:
+        try:
+            loaded = json.loads(spec.read_text())
+        except (OSError, ValueError) as exc:
+            raise InvalidSpecError(f"cannot read spec {spec}: {exc}", field="spec") from None
+        if not isinstance(loaded, dict) or "extractors" not in loaded:
+            raise InvalidSpecError('a spec file holds {"extractors": [...]}', field="spec")
+        return list(loaded["extractors"])
+    if not items:
+        return None
+    return [_extractor(item) for item in items]
+
+
+def _extractor(item: str) -> Any:
+    if not item.lstrip().startswith("{"):
+        return item
+    try:
+        return json.loads(item)
+    except ValueError as exc:
+        raise InvalidSpecError(
+            f"--extractor {item!r} is not valid JSON: {exc}", field="extractor"
+        ) from None

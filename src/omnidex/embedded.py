@@ -1,0 +1,195 @@
+"""The embedded API: a database in one folder, its collections, ingest and search.
+
+``db = omnidex.connect(path)`` opens ``path/catalog.sqlite`` (the SQLite catalog) and
+``path/documents/`` (the LanceDB document store). Later a remote ``omnidex.Client`` exposes the
+same methods over HTTP.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from omnidex.config import Settings
+from omnidex.errors import InvalidSpecError, NotFoundError
+from omnidex.pipeline.local_runner import LocalRunner, ProgressCallback
+from omnidex.pipeline.plan import Plan, build_plan, normalize_spec
+from omnidex.retrieval.hybrid import QueryEmbedder, hybrid_search
+from omnidex.sources.local import expand_sources
+from omnidex.store.catalog import DEFAULT_NAMESPACE, Catalog
+from omnidex.store.documents import DocumentStore
+from omnidex.store.filters import Filter, parse_filter
+from omnidex.store.lance_documents import LanceDocumentStore
+from omnidex.store.sqlite_catalog import SqliteCatalog
+from omnidex.types import (
+    CollectionInfo,
+    Document,
+    ExtractorSpec,
+    Hit,
+    IngestResult,
+    ObjectRecord,
+    ObjectStatus,
+)
+
+ExtractorsArg = Sequence[str | dict[str, Any] | ExtractorSpec]
+MAX_K = 1000
+
+
+class Database:
+    """An embedded omnidex database: one folder on disk, one namespace at a time."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        documents: DocumentStore,
+        settings: Settings,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> None:
+        self.catalog = catalog
+        self.documents = documents
+        self.settings = settings
+        self.namespace = namespace
+
+    @classmethod
+    def open(
+        cls, path: str | Path | None = None, *, namespace: str = DEFAULT_NAMESPACE
+    ) -> Database:
+        settings = Settings.from_env(home=Path(path) if path is not None else None)
+        home = settings.home.expanduser()
+        home.mkdir(parents=True, exist_ok=True)
+        catalog = SqliteCatalog(home / "catalog.sqlite")
+        if namespace not in catalog.list_namespaces():
+            catalog.create_namespace(namespace)
+        return cls(catalog, LanceDocumentStore(home / "documents"), settings, namespace)
+
+    @property
+    def path(self) -> Path:
+        return self.settings.home
+
+    def create_collection(self, name: str, extractors: ExtractorsArg | None = None) -> Collection:
+        """Create a collection whose pipeline runs ``extractors`` in order (default:
+        ``page_text@v1``, ``ocr@v1``, ``text_embedding@v1``). The spec is checked as a whole
+        (names, params, references between extractors) before anything is stored."""
+        spec = normalize_spec(list(extractors) if extractors is not None else None)
+        plan = build_plan(spec)
+        info = self.catalog.create_collection(self.namespace, name, spec, plan.features)
+        try:
+            self.documents.create_collection(info.id, plan.features)
+        except Exception:
+            self.catalog.drop_collection(self.namespace, name)
+            raise
+        return Collection(self, info, plan)
+
+    def collection(self, name: str) -> Collection:
+        info = self.catalog.get_collection(self.namespace, name)
+        return Collection(self, info, build_plan(info.spec, info.features))
+
+    def collections(self) -> list[CollectionInfo]:
+        return self.catalog.list_collections(self.namespace)
+
+    def drop_collection(self, name: str) -> None:
+        info = self.catalog.get_collection(self.namespace, name)
+        self.documents.drop_collection(info.id)
+        self.catalog.drop_collection(self.namespace, name)
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Collection:
+    """One collection: ingest sources into it, search it, look at its objects and documents."""
+
+    def __init__(self, db: Database, info: CollectionInfo, plan: Plan) -> None:
+        self.db = db
+        self.info = info
+        self.plan = plan
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def __repr__(self) -> str:
+        return f"Collection({self.name!r}, extractors={self.plan.extractor_refs})"
+
+    def ingest(
+        self,
+        sources: str | Path | Sequence[str | Path],
+        metadata: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[IngestResult]:
+        """Ingest files, directories (recursively) and glob patterns. Returns one result per
+        file: ingested, unchanged (same content, spec and metadata as before) or failed, with
+        the reason. A bad file never stops the others."""
+        items = [sources] if isinstance(sources, str | Path) else list(sources)
+        paths = expand_sources(items)
+        runner = LocalRunner(
+            self.db.catalog, self.db.documents, self.info, self.plan, self.db.settings
+        )
+        with self._lock:
+            return runner.ingest(paths, metadata, progress)
+
+    def search(self, query: str, k: int = 10, where: str | Filter | None = None) -> list[Hit]:
+        """Hybrid search: vector similarity and BM25, fused by reciprocal rank."""
+        if not 1 <= k <= MAX_K:
+            raise InvalidSpecError(f"k must be between 1 and {MAX_K}, not {k}", field="k")
+        return hybrid_search(
+            self.db.documents,
+            self.info,
+            query,
+            k=k,
+            where=_filter(where),
+            embedders=self._embedders(),
+        )
+
+    def get(self, doc_id: str) -> Document:
+        document = self.db.documents.get(self.info.id, doc_id)
+        if document is None:
+            raise NotFoundError(f"no document {doc_id!r} in collection {self.name!r}", id=doc_id)
+        return document
+
+    def documents(
+        self, where: str | Filter | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Document]:
+        return self.db.documents.list(self.info.id, _filter(where), limit, offset)
+
+    def count(self, where: str | Filter | None = None) -> int:
+        return self.db.documents.count(self.info.id, _filter(where))
+
+    def objects(self, status: ObjectStatus | str | None = None) -> list[ObjectRecord]:
+        wanted = ObjectStatus(status) if status is not None else None
+        return self.db.catalog.list_objects(self.info.id, wanted)
+
+    def object(self, object_id: str) -> ObjectRecord:
+        record = self.db.catalog.get_object(self.info.id, object_id)
+        if record is None:
+            raise NotFoundError(
+                f"no object {object_id!r} in collection {self.name!r}", id=object_id
+            )
+        return record
+
+    def delete_object(self, object_id: str) -> int:
+        """Remove an object and all its documents; returns how many documents went."""
+        self.object(object_id)
+        with self._lock:
+            removed = self.db.documents.delete_object(self.info.id, object_id)
+            self.db.catalog.delete_object(self.info.id, object_id)
+        return removed
+
+    def _embedders(self) -> dict[str, QueryEmbedder]:
+        def embedder(encoder: Any) -> Callable[[str], Sequence[float]]:
+            return lambda text: encoder.embed_queries([text])[0]
+
+        return {address: embedder(enc) for address, enc in self.plan.query_encoders().items()}
+
+
+def _filter(where: str | Filter | None) -> Filter | None:
+    return parse_filter(where) if isinstance(where, str) else where

@@ -1,0 +1,300 @@
+"""The local runner: ingest sources into one collection inside this process.
+
+Each source becomes an object (content-addressed by sha256) with an ingest task. Objects are
+prepared and segmented one by one, then gathered into groups of about
+``settings.ingest_batch_segments`` segments so that every extractor runs on large batches across
+objects. A group is written with one atomic ``replace_objects`` call, and only then are its objects
+marked succeeded: a crash leaves each object either as it was or fully ingested, and a retry
+converges to the same documents. One bad object fails alone; the others land.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omnidex.config import Settings
+from omnidex.errors import ExtractionError, OmnidexError
+from omnidex.extractors.base import Extractor
+from omnidex.media.kinds import detect_kind
+from omnidex.pipeline.plan import Plan
+from omnidex.segment.objects import segment_object
+from omnidex.sources.local import sha256_file
+from omnidex.store.catalog import Catalog
+from omnidex.store.documents import DocumentStore
+from omnidex.types import (
+    CollectionInfo,
+    Document,
+    IngestResult,
+    IngestStatus,
+    ObjectRecord,
+    ObjectStatus,
+    Segment,
+    TaskState,
+)
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[IngestResult], None]
+
+
+def object_id_for(sha256: str) -> str:
+    return "obj_" + sha256[:24]
+
+
+def document_id_for(collection_id: str, sha256: str, segment_key: str) -> str:
+    """Deterministic: the same collection, content and segment always give the same id."""
+    digest = hashlib.sha256(f"{collection_id}\0{sha256}\0{segment_key}".encode())
+    return "doc_" + digest.hexdigest()[:28]
+
+
+@dataclass(eq=False)
+class _Job:
+    """One object on its way through the runner."""
+
+    index: int
+    path: Path
+    record: ObjectRecord
+    task_id: str
+    segments: list[Segment] = field(default_factory=list)
+    error: OmnidexError | None = None
+
+
+class LocalRunner:
+    def __init__(
+        self,
+        catalog: Catalog,
+        documents: DocumentStore,
+        collection: CollectionInfo,
+        plan: Plan,
+        settings: Settings,
+    ) -> None:
+        self.catalog = catalog
+        self.documents = documents
+        self.collection = collection
+        self.plan = plan
+        self.settings = settings
+
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        metadata: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[IngestResult]:
+        """Ingest ``paths``; one result per path, in order. Never raises for a bad source."""
+        for extractor in self.plan.extractors:
+            extractor.load()
+        results: list[IngestResult | None] = [None] * len(paths)
+
+        def finish(index: int, result: IngestResult) -> None:
+            results[index] = result
+            if progress:
+                progress(result)
+
+        group: list[_Job] = []
+        for job_or_result in self._prepare_all(paths, metadata or {}):
+            if isinstance(job_or_result, tuple):
+                finish(*job_or_result)
+                continue
+            group.append(job_or_result)
+            if sum(len(j.segments) for j in group) >= self.settings.ingest_batch_segments:
+                for job in self._process(group):
+                    finish(job.index, self._result(job))
+                group = []
+        for job in self._process(group):
+            finish(job.index, self._result(job))
+        if any(r and r.status is IngestStatus.INGESTED for r in results):
+            self.documents.optimize(self.collection.id)
+        return [r for r in results if r is not None]
+
+    # --- preparing one object ---------------------------------------------------------------
+
+    def _prepare_all(
+        self, paths: Sequence[Path], metadata: dict[str, Any]
+    ) -> Iterator[_Job | tuple[int, IngestResult]]:
+        for index, path in enumerate(paths):
+            try:
+                yield self._prepare(index, path, metadata)
+            except OmnidexError as exc:
+                yield index, _failed(str(path), exc)
+
+    def _prepare(
+        self, index: int, path: Path, metadata: dict[str, Any]
+    ) -> _Job | tuple[int, IngestResult]:
+        source = str(path)
+        kind = detect_kind(path, self.settings.limits)
+        sha256 = sha256_file(path)
+        object_id = object_id_for(sha256)
+        existing = self.catalog.get_object(self.collection.id, object_id)
+        if (
+            existing
+            and existing.status is ObjectStatus.SUCCEEDED
+            and existing.spec_version == self.collection.spec_version
+            and existing.metadata == metadata
+        ):
+            unchanged = IngestResult(
+                source=source,
+                status=IngestStatus.UNCHANGED,
+                object_id=object_id,
+                documents=existing.document_count,
+            )
+            return index, unchanged
+        record = self.catalog.put_object(
+            ObjectRecord(
+                id=object_id,
+                collection_id=self.collection.id,
+                sha256=sha256,
+                source=existing.source if existing else source,
+                size=path.stat().st_size,
+                kind=kind,
+                metadata=metadata,
+                status=ObjectStatus.PROCESSING,
+                document_count=existing.document_count if existing else 0,
+            )
+        )
+        task = self.catalog.create_task(self.collection.id, object_id)
+        self.catalog.update_task(task.id, state=TaskState.RUNNING, stage="segment", attempt=True)
+        job = _Job(index, path, record, task.id)
+        try:
+            job.segments = segment_object(
+                object_id=object_id,
+                path=path,
+                kind=kind,
+                source=record.source,
+                settings=self.settings,
+                chunk_tokens=self.plan.chunking[0],
+                overlap_tokens=self.plan.chunking[1],
+            )
+        except OmnidexError as exc:
+            job.error = exc
+        return job
+
+    # --- extracting and writing a group -----------------------------------------------------
+
+    def _process(self, group: list[_Job]) -> list[_Job]:
+        live = [job for job in group if job.error is None]
+        steps = len(self.plan.extractors) + 1
+        for step, extractor in enumerate(self.plan.extractors):
+            self._stage(live, f"extract:{extractor.ref}", step / steps)
+            self._extract(extractor, live)
+            live = [job for job in live if job.error is None]
+        self._stage(live, "write", (steps - 1) / steps)
+        try:
+            self.documents.replace_objects(
+                self.collection.id, {job.record.id: self._documents(job) for job in live}
+            )
+        except OmnidexError as exc:
+            for job in live:
+                job.error = exc
+        for job in group:
+            self._settle(job)
+        return group
+
+    def _extract(self, extractor: Extractor, jobs: list[_Job]) -> None:
+        """Run one extractor over the accepted segments of all jobs, in batches. A failing batch
+        is retried object by object so that only the objects at fault fail."""
+        work = [(job, s) for job in jobs for s in job.segments if extractor.accepts_segment(s)]
+        size = max(1, extractor.batch_size)
+        for start in range(0, len(work), size):
+            batch = work[start : start + size]
+            try:
+                self._apply(extractor, [s for _, s in batch])
+            except Exception:
+                for job in dict.fromkeys(j for j, _ in batch):
+                    try:
+                        self._apply(extractor, [s for j, s in batch if j is job])
+                    except Exception as exc:
+                        job.error = _extraction_error(extractor, job, exc)
+
+    def _apply(self, extractor: Extractor, segments: list[Segment]) -> None:
+        outputs = extractor.extract(segments)
+        if len(outputs) != len(segments):
+            raise ExtractionError(
+                f"{extractor.ref} returned {len(outputs)} results for {len(segments)} segments",
+                extractor=extractor.ref,
+            )
+        for segment, output in zip(segments, outputs, strict=True):
+            for name, value in output.items():
+                segment.features[f"{extractor.ref}/{name}"] = value
+
+    def _documents(self, job: _Job) -> list[Document]:
+        record = job.record
+        return [
+            Document(
+                id=document_id_for(self.collection.id, record.sha256, segment.key),
+                object_id=record.id,
+                kind=segment.kind,
+                key=segment.key,
+                source=record.source,
+                page=segment.page,
+                start_s=segment.start_s,
+                end_s=segment.end_s,
+                start_frame=segment.start_frame,
+                end_frame=segment.end_frame,
+                features=segment.features,
+                thumbnail=segment.thumbnail,
+                metadata=record.metadata,
+                spec_version=self.collection.spec_version,
+                extractors=self.plan.extractor_refs,
+            )
+            for segment in job.segments
+        ]
+
+    def _stage(self, jobs: list[_Job], stage: str, progress: float) -> None:
+        for job in jobs:
+            self.catalog.update_task(job.task_id, stage=stage, progress=progress)
+
+    def _settle(self, job: _Job) -> None:
+        """Record the outcome: the object's status, then its task's."""
+        cid, oid = self.collection.id, job.record.id
+        if job.error is None:
+            count = len(job.segments)
+            self.catalog.set_object_status(
+                cid,
+                oid,
+                ObjectStatus.SUCCEEDED,
+                document_count=count,
+                spec_version=self.collection.spec_version,
+            )
+            self.catalog.update_task(job.task_id, state=TaskState.SUCCEEDED, progress=1.0)
+            job.record = job.record.model_copy(update={"document_count": count})
+        else:
+            log.warning("ingest of %s failed: %s", job.path, job.error)
+            self.catalog.set_object_status(cid, oid, ObjectStatus.FAILED, error=str(job.error))
+            self.catalog.update_task(job.task_id, state=TaskState.FAILED, error=str(job.error))
+        job.segments = []  # release pixels and text as soon as the group is done
+
+    def _result(self, job: _Job) -> IngestResult:
+        if job.error is not None:
+            return _failed(str(job.path), job.error, job.record.id)
+        return IngestResult(
+            source=str(job.path),
+            status=IngestStatus.INGESTED,
+            object_id=job.record.id,
+            documents=job.record.document_count,
+        )
+
+
+def _failed(source: str, error: OmnidexError, object_id: str | None = None) -> IngestResult:
+    return IngestResult(
+        source=source,
+        status=IngestStatus.FAILED,
+        object_id=object_id,
+        error=str(error),
+        error_code=error.code,
+    )
+
+
+def _extraction_error(extractor: Extractor, job: _Job, exc: Exception) -> OmnidexError:
+    if isinstance(exc, OmnidexError):
+        return exc
+    log.exception("%s failed on %s", extractor.ref, job.path)
+    return ExtractionError(
+        f"{extractor.ref} failed on {job.path.name}: {type(exc).__name__}: {exc}",
+        extractor=extractor.ref,
+        source=str(job.path),
+    )

@@ -1,0 +1,116 @@
+"""From a collection spec to a checked plan: extractor instances, their features, chunking.
+
+Planning is where a spec is validated as a whole (Haystack-style: contracts are checked when the
+pipeline is built, not when data first flows): each extractor's params, unique references, and
+each extractor's references to the features of the extractors before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from omnidex.errors import InvalidSpecError
+from omnidex.extractors import registry
+from omnidex.extractors.base import Extractor
+from omnidex.types import CollectionSpec, ExtractorSpec, FeatureColumn
+
+DEFAULT_EXTRACTORS = ("page_text@v1", "ocr@v1", "text_embedding@v1")
+DEFAULT_CHUNKING = (256, 32)
+
+
+@runtime_checkable
+class ChunkingSource(Protocol):
+    def text_chunking(self) -> tuple[int, int]: ...
+
+
+@runtime_checkable
+class QueryEncoder(Protocol):
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass
+class Plan:
+    spec: CollectionSpec
+    extractors: list[Extractor]
+    features: list[FeatureColumn]
+    chunking: tuple[int, int]
+
+    @property
+    def extractor_refs(self) -> list[str]:
+        return [e.ref for e in self.extractors]
+
+    def query_encoders(self) -> dict[str, QueryEncoder]:
+        """Vector feature address → the extractor that can embed a text query for it."""
+        return {
+            column.address: extractor
+            for extractor in self.extractors
+            if isinstance(extractor, QueryEncoder)
+            for column in self.features
+            if column.address.startswith(extractor.ref + "/") and column.dim
+        }
+
+
+def normalize_spec(extractors: list[str | dict[str, Any] | ExtractorSpec] | None) -> CollectionSpec:
+    """Accept ``"ocr@v1"``, ``{"name": "ocr@v1", "params": {…}}`` or ExtractorSpec items."""
+    items = list(extractors) if extractors is not None else list(DEFAULT_EXTRACTORS)
+    specs: list[ExtractorSpec] = []
+    for index, item in enumerate(items):
+        try:
+            if isinstance(item, ExtractorSpec):
+                specs.append(item)
+            elif isinstance(item, str):
+                specs.append(ExtractorSpec(name=item))
+            else:
+                specs.append(ExtractorSpec.model_validate(item))
+        except ValueError as exc:
+            raise InvalidSpecError(
+                f"extractors[{index}]: {_first_error(exc)}", field=f"extractors[{index}]"
+            ) from None
+    if not specs:
+        raise InvalidSpecError("a collection needs at least one extractor", field="extractors")
+    return CollectionSpec(extractors=specs)
+
+
+def build_plan(spec: CollectionSpec, features: list[FeatureColumn] | None = None) -> Plan:
+    """Instantiate and check every extractor. ``features`` are the stored columns of an existing
+    collection (so nothing loads); when None they are computed (a model may load for its dim)."""
+    extractors: list[Extractor] = []
+    upstream: list[FeatureColumn] = []
+    for index, item in enumerate(spec.extractors):
+        extractor = registry.create(item, index=index)
+        if extractor.ref in (e.ref for e in extractors):
+            raise InvalidSpecError(
+                f"extractors[{index}]: {extractor.ref} appears twice", field=f"extractors[{index}]"
+            )
+        try:
+            extractor.bind(upstream)
+        except InvalidSpecError as exc:
+            raise InvalidSpecError(
+                f"extractors[{index}] ({extractor.ref}): {exc.message}",
+                **{**exc.context, "field": f"extractors[{index}].{exc.context.get('field', '')}"},
+            ) from None
+        if features is None:
+            upstream.extend(extractor.columns())
+        else:
+            upstream.extend(c for c in features if c.address.startswith(extractor.ref + "/"))
+        extractors.append(extractor)
+    return Plan(spec, extractors, upstream, _chunking(extractors))
+
+
+def _chunking(extractors: list[Extractor]) -> tuple[int, int]:
+    for extractor in extractors:
+        if isinstance(extractor, ChunkingSource):
+            return extractor.text_chunking()
+    return DEFAULT_CHUNKING
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        location = ".".join(str(p) for p in first["loc"])
+        return f"{location}: {first['msg']}" if location else str(first["msg"])
+    return str(exc)

@@ -1,0 +1,136 @@
+"""The ``omnidex`` command: every command group, JSON output, and clean error messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from omnidex.cli.main import app
+from omnidex.samples import make_text_image
+
+pytestmark = pytest.mark.usefixtures("needs_tesseract")
+
+
+@pytest.fixture
+def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    data = tmp_path / "data"
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, ["--data", str(data), *args], catch_exceptions=False)
+        return result.exit_code, result.output
+
+    return invoke
+
+
+@pytest.fixture
+def embed_spec(tiny_embedder_path: Path) -> str:
+    return json.dumps(
+        {"name": "text_embedding@v1", "params": {"model_id": str(tiny_embedder_path)}}
+    )
+
+
+def test_create_ingest_search_list_delete(cli, embed_spec: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "ferry.txt").write_text("The harbor ferry leaves at seven every morning.")
+    make_text_image("BAKERY OPEN", (600, 200)).save(files / "sign.png")
+
+    code, out = cli(
+        "collection", "create", "docs", "-e", "page_text@v1", "-e", "ocr@v1", "-e", embed_spec
+    )
+    assert code == 0, out
+    assert "created collection docs" in out
+
+    code, out = cli("ingest", str(files), "-c", "docs", "-m", "team=ops", "--json")
+    assert code == 0, out
+    results = json.loads(out)
+    assert {r["status"] for r in results} == {"ingested"}
+
+    code, out = cli("search", "harbor ferry", "-c", "docs", "--json", "-k", "1")
+    hits = json.loads(out)
+    assert code == 0 and hits[0]["source"].endswith("ferry.txt")
+    assert hits[0]["metadata"] == {"team": "ops"}
+
+    code, out = cli("search", "bakery", "-c", "docs", "--where", "kind = 'image'")
+    assert code == 0 and "sign.png" in out
+
+    code, out = cli("collection", "list")
+    assert code == 0 and "docs" in out and "text_embedding@v1" in out
+
+    code, out = cli("collection", "show", "docs")
+    assert code == 0 and '"dim": 32' in out
+
+    code, out = cli("object", "list", "-c", "docs", "--json")
+    objects = json.loads(out)
+    assert len(objects) == 2
+    image = next(o for o in objects if o["kind"] == "image")
+
+    code, out = cli("object", "delete", image["id"], "-c", "docs")
+    assert code == 0 and "1 documents" in out
+    code, out = cli("search", "bakery", "-c", "docs", "--json", "--where", "kind = 'image'")
+    assert json.loads(out) == []
+
+    code, out = cli("collection", "drop", "docs", "--yes")
+    assert code == 0
+    code, out = cli("collection", "list", "--json")
+    assert json.loads(out) == []
+
+
+def test_ingest_reports_bad_files_and_exits_non_zero(cli, embed_spec: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "ok.txt").write_text("fine words")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    cli("collection", "create", "docs", "-e", "page_text@v1", "-e", embed_spec)
+    code, out = cli("ingest", str(tmp_path / "ok.txt"), str(tmp_path / "empty.txt"), "-c", "docs")
+    assert code == 2
+    assert "empty" in out and "1 ingested" in out and "1 failed" in out
+
+
+def run_omnidex(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as a user runs it."""
+    env = {**os.environ, "OMNIDEX_HOME": str(data)}
+    script = Path(sys.executable).with_name("omnidex")
+    return subprocess.run(
+        [str(script), *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("search", "x", "-c", "missing"), "collection 'missing' does not exist"),
+        (("collection", "create", "docs", "-e", "teleport@v1"), "unknown extractor"),
+        (
+            (
+                "collection",
+                "create",
+                "docs",
+                "-e",
+                '{"name": "page_text@v1", "params": {"chunk_tokens": 0}}',
+            ),
+            "chunk_tokens",
+        ),
+        (("ingest", "/no/such/file.pdf", "-c", "docs"), "does not exist"),
+    ],
+)
+def test_errors_are_one_clean_line_without_traceback(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = run_omnidex(*args, data=tmp_path / "data")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert message in result.stderr.lower()
+    assert result.stderr.lower().startswith("error:")
+
+
+def test_bad_where_expression_is_a_clean_error(cli, embed_spec: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("collection", "create", "docs", "-e", "page_text@v1", "-e", embed_spec)
+    result = run_omnidex("search", "x", "-c", "docs", "--where", "page >", data=tmp_path / "data")
+    assert result.returncode == 1
+    assert "bad filter" in result.stderr and "Traceback" not in result.stderr
