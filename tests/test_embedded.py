@@ -173,3 +173,19 @@ def test_a_reopened_collection_searches_with_the_stored_model(
     again = omnidex.connect(db.path).collection("docs")
     assert again.search("lentil soup", k=1)[0].source.endswith("recipe.txt")
     assert "vector:text_embedding@v1/vector" in again.search("lentil soup", k=1)[0].provenance
+
+
+def test_get_returns_the_whole_document_and_globs_ingest(
+    db: Database, corpus: Path, tiny_extractors: list[object]
+) -> None:
+    collection = db.create_collection("docs", extractors=tiny_extractors)
+    results = collection.ingest(str(corpus / "**" / "*.md"))
+    assert [Path(r.source).name for r in results] == ["meeting.md"]
+    hit = collection.search("migration checklist", k=1)[0]
+    document = collection.get(hit.id)
+    assert document.object_id == hit.object_id == results[0].object_id
+    assert "Marta" in document.features["page_text@v1/text"]
+    assert len(document.features["text_embedding@v1/vector"]) == 32
+    assert document.extractors == ["page_text@v1", "ocr@v1", "text_embedding@v1"]
+    with pytest.raises(NotFoundError):
+        collection.get("doc_missing")
