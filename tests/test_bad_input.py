@@ -184,3 +184,18 @@ def test_an_extractor_that_fails_on_one_object_fails_only_that_object(
     assert "simulated crash" in (results["b.txt"].error or "")
     assert results["a.txt"].status is results["c.txt"].status is IngestStatus.INGESTED
     assert {Path(d.source).name for d in collection.documents()} == {"a.txt", "c.txt"}
+
+
+def test_a_missing_ocr_program_fails_only_the_images_saying_how_to_install_it(
+    db: Database, tmp_path: Path, tiny_extractors: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_text_image("NO OCR HERE", (400, 200)).save(tmp_path / "sign.png")
+    (tmp_path / "note.txt").write_text("plain text needs no OCR")
+    collection = db.create_collection("docs", extractors=tiny_extractors)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    note, sign = collection.ingest([tmp_path / "note.txt", tmp_path / "sign.png"])
+    assert note.status is IngestStatus.INGESTED  # text needs no OCR
+    assert sign.error_code == "missing_dependency"
+    assert "apt-get install tesseract-ocr" in (sign.error or "")
+    assert collection.object(sign.object_id or "").status is ObjectStatus.FAILED
+    assert {Path(d.source).name for d in collection.documents()} == {"note.txt"}

@@ -165,7 +165,13 @@ class Collection:
         return self.db.documents.count(self.info.id, _filter(where))
 
     def objects(self, status: ObjectStatus | str | None = None) -> list[ObjectRecord]:
-        wanted = ObjectStatus(status) if status is not None else None
+        try:
+            wanted = ObjectStatus(status) if status is not None else None
+        except ValueError:
+            known = ", ".join(s.value for s in ObjectStatus)
+            raise InvalidSpecError(
+                f"unknown status {status!r}; one of {known}", field="status"
+            ) from None
         return self.db.catalog.list_objects(self.info.id, wanted)
 
     def object(self, object_id: str) -> ObjectRecord:

@@ -334,7 +334,15 @@ def test_vector_search_order_and_similarity(docs: DocumentStore) -> None:
     assert scores[2] == pytest.approx(math.sin(0.1), abs=1e-5)
     top = docs.vector_search(COL, VECTOR, [2 * x for x in axis(1)], k=1)
     assert ids(top) == ["b:s1"] and top[0][1] == pytest.approx(1.0, abs=1e-5)
-    assert top[0][0] == docs.get(COL, "b:s1")
+    whole = docs.get(COL, "b:s1")
+    assert whole is not None and VECTOR in whole.features
+    # a search reads only what a hit shows: no vectors, no thumbnail
+    assert top[0][0] == whole.model_copy(
+        update={
+            "features": {a: v for a, v in whole.features.items() if a != VECTOR},
+            "thumbnail": None,
+        }
+    )
 
 
 def test_vector_search_prefilter(docs: DocumentStore) -> None:

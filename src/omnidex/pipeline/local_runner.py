@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from omnidex.config import Settings
-from omnidex.errors import ExtractionError, OmnidexError
+from omnidex.errors import ExtractionError, OmnidexError, StoreError
 from omnidex.extractors.base import Extractor
 from omnidex.media.kinds import detect_kind
 from omnidex.pipeline.plan import Plan
@@ -86,8 +86,6 @@ class LocalRunner:
         progress: ProgressCallback | None = None,
     ) -> list[IngestResult]:
         """Ingest ``paths``; one result per path, in order. Never raises for a bad source."""
-        for extractor in self.plan.extractors:
-            extractor.load()
         results: list[IngestResult | None] = [None] * len(paths)
 
         def finish(index: int, result: IngestResult) -> None:
@@ -184,20 +182,29 @@ class LocalRunner:
             live = [job for job in live if job.error is None]
         self._stage(live, "write", (steps - 1) / steps)
         try:
-            self.documents.replace_objects(
-                self.collection.id, {job.record.id: self._documents(job) for job in live}
-            )
-        except OmnidexError as exc:
+            if live:
+                documents = {job.record.id: self._documents(job) for job in live}
+                self.documents.replace_objects(self.collection.id, documents)
+        except Exception as exc:
+            error = exc if isinstance(exc, OmnidexError) else StoreError(f"write failed: {exc}")
             for job in live:
-                job.error = exc
+                job.error = error
         for job in group:
             self._settle(job)
         return group
 
     def _extract(self, extractor: Extractor, jobs: list[_Job]) -> None:
-        """Run one extractor over the accepted segments of all jobs, in batches. A failing batch
-        is retried object by object so that only the objects at fault fail."""
+        """Run one extractor over the accepted segments of all jobs, in batches, loading it first.
+        A failing batch is retried object by object so that only the objects at fault fail."""
         work = [(job, s) for job in jobs for s in job.segments if extractor.accepts_segment(s)]
+        if not work:
+            return  # nothing to do: its model need not even load
+        try:
+            extractor.load()  # idempotent
+        except OmnidexError as exc:  # a missing program or model fails only the jobs needing it
+            for job, _ in work:
+                job.error = exc
+            return
         size = max(1, extractor.batch_size)
         for start in range(0, len(work), size):
             batch = work[start : start + size]

@@ -9,6 +9,7 @@ rank in its provenance.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from omnidex.retrieval.fusion import reciprocal_rank_fusion
 from omnidex.retrieval.snippets import snippet
@@ -17,6 +18,7 @@ from omnidex.store.filters import Filter
 from omnidex.types import CollectionInfo, Document, FeatureType, Hit, StageScore
 
 QueryEmbedder = Callable[[str], Sequence[float]]
+_BM25 = ThreadPoolExecutor(max_workers=4, thread_name_prefix="omnidex-bm25")
 
 
 def hybrid_search(
@@ -33,13 +35,19 @@ def hybrid_search(
     embedder in ``embedders`` (address → function), plus BM25 over all text features."""
     pool = candidates or max(50, 4 * k)
     results: dict[str, list[tuple[Document, float]]] = {}
-    for address, embed in (embedders or {}).items():
-        results[f"vector:{address}"] = store.vector_search(
-            collection.id, address, embed(query), pool, where
-        )
     text_addresses = [f.address for f in collection.features if f.type is FeatureType.TEXT]
+    bm25: Future[list[tuple[Document, float]]] | None = None
     if text_addresses and query.strip():
-        results["bm25"] = store.text_search(collection.id, query, pool, text_addresses, where)
+        # BM25 runs in Lance's native code beside the query embedding; the embedder stays on
+        # this thread, since torch's thread pools contend when called from several threads
+        bm25 = _BM25.submit(store.text_search, collection.id, query, pool, text_addresses, where)
+    for address, embed in (embedders or {}).items():
+        vector = embed(query)
+        results[f"vector:{address}"] = store.vector_search(
+            collection.id, address, vector, pool, where
+        )
+    if bm25 is not None:
+        results["bm25"] = bm25.result()
     return fuse(results, query, k)
 
 

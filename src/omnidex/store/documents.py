@@ -54,7 +54,9 @@ class DocumentStore(Protocol):
         where: Filter | None = None,
     ) -> builtins.list[tuple[Document, float]]:
         """Nearest documents by cosine similarity on the vector feature ``address``, best first,
-        with their similarity (1 = same direction). ``where`` is applied before the top-k."""
+        with their similarity (1 = same direction). ``where`` is applied before the top-k.
+        Like ``text_search``, it leaves vectors and thumbnails out of the documents (``get`` has
+        them): a search reads only what a hit shows."""
 
     def text_search(
         self,

@@ -115,6 +115,12 @@ class _Layout:
         return {f.address: column_name(f.address) for f in self.features}
 
     @cached_property
+    def hit_columns(self) -> list[str]:
+        """What a search returns: everything but vectors and thumbnails (``get`` has those)."""
+        vectors = {column_name(f.address) for f in self.features if f.type is FeatureType.VECTOR}
+        return [n for n in self.schema.names if n != "thumbnail" and n not in vectors]
+
+    @cached_property
     def schema(self) -> pa.Schema:
         return _write_schema(self.features)
 
@@ -278,7 +284,7 @@ class LanceDocumentStore:
             .nprobes(_SEARCH_NPROBES)
             .ef(_SEARCH_EF)
             .refine_factor(_SEARCH_REFINE)
-            .select([*layout.schema.names, "_distance"])
+            .select([*layout.hit_columns, "_distance"])
             .limit(k)
         )
         if where is not None:
@@ -309,7 +315,7 @@ class LanceDocumentStore:
         )
         if where is not None:
             search = search.where(compile_filter(where, layout.columns), prefilter=True)
-        found = search.select([*layout.schema.names, "_score"]).limit(k).to_arrow()
+        found = search.select([*layout.hit_columns, "_score"]).limit(k).to_arrow()
         return list(zip(_documents(found, layout), found["_score"].to_pylist(), strict=True))
 
     # --- maintenance -------------------------------------------------------------------------
@@ -440,7 +446,7 @@ def _documents(found: pa.Table, layout: _Layout) -> list[Document]:
         metadata = row.get("metadata")
         docs.append(
             Document(
-                **{name: row[name] for name in _PLAIN_FIELDS},
+                **{name: row.get(name) for name in _PLAIN_FIELDS},
                 metadata=json.loads(metadata) if metadata else {},
                 extractors=row.get("extractors") or [],
                 features=values,
