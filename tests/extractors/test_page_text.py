@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from omnidex.errors import InvalidSpecError
-from omnidex.extractors.page_text import PageText, normalize_whitespace
+from omnidex.extractors.page_text import PageText
+from omnidex.media.text import normalize_whitespace
 from omnidex.types import FeatureType, Segment
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from omnidex.config import Limits
 from omnidex.errors import CorruptMediaError, EncryptedMediaError, LimitExceededError
-from omnidex.media.pdf import PdfFile, normalize_whitespace, render_page
+from omnidex.media.pdf import PdfFile, render_page
+from omnidex.media.text import normalize_whitespace
 from omnidex.samples import make_encrypted_pdf, make_pdf
 
 LIMITS = Limits()

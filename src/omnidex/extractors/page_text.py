@@ -7,7 +7,6 @@ back with :meth:`PageText.text_chunking` to configure the segmenter.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -15,10 +14,8 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from omnidex.extractors.base import Extractor, ExtractorParams
+from omnidex.media.text import normalize_whitespace
 from omnidex.types import FeatureSpec, FeatureType, Segment, SegmentKind
-
-_SPACES = re.compile(r"[^\S\n]+")
-_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 class PageTextParams(ExtractorParams):
@@ -40,12 +37,6 @@ class PageTextParams(ExtractorParams):
             )
             raise ValidationError.from_exception_data(type(self).__name__, [detail])
         return self
-
-
-def normalize_whitespace(text: str) -> str:
-    """Runs of spaces and tabs become one space, lines are trimmed, at most one blank line."""
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
 class PageText(Extractor):

@@ -8,7 +8,6 @@ process pools need nothing more.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,11 +26,10 @@ from omnidex.errors import (
     SourceNotFoundError,
 )
 from omnidex.media.images import check_pixels
+from omnidex.media.text import normalize_whitespace
 
 PDFIUM_LOCK = threading.RLock()
 POINTS_PER_INCH = 72
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
-_BLANK_LINES = re.compile(r"\n\s*\n\s*")
 
 
 class PdfFile:
@@ -144,9 +142,3 @@ def render_page(path: Path, index: int, dpi: float, limits: Limits) -> Image.Ima
     """Open ``path``, render page ``index`` and close: safe to call late, from any thread."""
     with PdfFile(path, limits) as pdf:
         return pdf.render(index, dpi)
-
-
-def normalize_whitespace(text: str) -> str:
-    """Merge runs of spaces, keep single line breaks, keep paragraph breaks as one blank line."""
-    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from pathlib import Path
 
 from omnidex.config import Limits
@@ -12,6 +13,9 @@ from omnidex.errors import (
     SourceNotFoundError,
     UnsupportedMediaError,
 )
+
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_BLANK_LINES = re.compile(r"\n\s*\n\s*")
 
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _MAX_BYTES_PER_CHAR = 4
@@ -57,3 +61,9 @@ def _too_long(path: Path, limits: Limits) -> LimitExceededError:
         source=str(path),
         limit="max_text_chars",
     )
+
+
+def normalize_whitespace(text: str) -> str:
+    """Merge runs of spaces, keep single line breaks, keep paragraph breaks as one blank line."""
+    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

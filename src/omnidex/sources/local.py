@@ -15,7 +15,6 @@ from pathlib import Path
 from omnidex.errors import SourceNotFoundError
 
 _GLOB_CHARS = frozenset("*?[")
-_HASH_BLOCK = 1024 * 1024
 
 
 def expand_sources(inputs: Sequence[str | Path]) -> list[Path]:
@@ -30,12 +29,9 @@ def expand_sources(inputs: Sequence[str | Path]) -> list[Path]:
 
 
 def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file, read in 1 MiB blocks so that size does not matter."""
-    digest = hashlib.sha256()
+    """The hex sha256 of a file, streamed so that size does not matter."""
     with path.open("rb") as handle:
-        while block := handle.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _expand_one(item: str) -> Iterator[Path]:
