@@ -26,6 +26,15 @@ class Limits(BaseModel):
     max_text_chars: int = Field(
         50_000_000, gt=0, description="characters of one text file or PDF above which it is refused"
     )
+    max_duration_s: float = Field(
+        6 * 3600, gt=0, description="longest video or audio accepted, in seconds"
+    )
+    max_video_pixels: int = Field(
+        8192 * 4320, gt=0, description="width x height of a video frame above which it is refused"
+    )
+    decode_timeout_s: float = Field(
+        3600, gt=0, description="time one decoding child process may take before it is killed"
+    )
 
 
 class Settings(BaseModel):

@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
+    import numpy as np
     from PIL import Image
 
-SegmentKind = Literal["text", "image", "page"]
+SegmentKind = Literal["text", "image", "page", "scene", "audio"]
 """``text``: a chunk of a text file or of a PDF page's text layer; ``image``: an image file;
-``page``: a PDF page without a text layer, read as an image."""
+``page``: a PDF page without a text layer, read as an image; ``scene``: a span of a video (its
+keyframe is ``image``, its sound ``audio``); ``audio``: a span of an audio-only file."""
 
-ObjectKind = Literal["text", "image", "pdf"]
+ObjectKind = Literal["text", "image", "pdf", "video", "audio"]
 
 _REF = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)@v(?P<version>[1-9][0-9]*)$")
 
@@ -130,6 +132,8 @@ class Segment:
     end_frame: int | None = None
     text: str | None = None
     image: Callable[[], Image.Image] | None = None
+    audio: Callable[[], np.ndarray] | None = None
+    """The segment's sound, 16 kHz mono float32, loaded lazily (scenes and audio spans)."""
     thumbnail: bytes | None = None
     features: dict[str, Any] = field(default_factory=dict)
     """Features produced so far by earlier extractors, by address (text for the embedder)."""
