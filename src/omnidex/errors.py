@@ -24,6 +24,10 @@ class OmnidexError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with the context, so errors cross process boundaries (sandbox, Ray) whole."""
+        return (_rebuild, (type(self), self.message, self.context))
+
     def to_dict(self) -> dict[str, Any]:
         """The wire form: a code, a message and the context (field, source, limit…)."""
         return {"code": self.code, "message": self.message, **self.context}
@@ -127,3 +131,7 @@ class ModelLoadError(OmnidexError):
 class StoreError(OmnidexError):
     code = "store_error"
     http_status = 500
+
+
+def _rebuild(cls: type[OmnidexError], message: str, context: dict[str, Any]) -> OmnidexError:
+    return cls(message, **context)

@@ -15,6 +15,7 @@ from omnidex.errors import (
     SourceNotFoundError,
     UnsupportedMediaError,
 )
+from omnidex.media.av_kinds import sniff_av
 from omnidex.types import ObjectKind
 
 TEXT_EXTENSIONS = frozenset({".txt", ".md", ".markdown", ".rst", ".text", ".csv", ".log"})
@@ -44,7 +45,8 @@ _OTHER_MAGIC = {
 
 
 def detect_kind(path: Path, limits: Limits) -> ObjectKind:
-    """``"pdf"``, ``"image"`` or ``"text"``; a typed SourceError for anything else."""
+    """``"pdf"``, ``"image"``, ``"video"``, ``"audio"`` or ``"text"``; a typed SourceError for
+    anything else."""
     source = str(path)
     try:
         size = path.stat().st_size
@@ -62,9 +64,14 @@ def detect_kind(path: Path, limits: Limits) -> ObjectKind:
         head = handle.read(_HEAD_BYTES)
     if head.startswith(b"%PDF-"):
         return "pdf"
-    if image_format(head) is not None:
+    if image_format(head) is not None:  # before audio/video: WebP is RIFF too
         return "image"
-    if (path.suffix.lower() in TEXT_EXTENSIONS or not path.suffix) and looks_like_text(head):
+    text_name = path.suffix.lower() in TEXT_EXTENSIONS or not path.suffix
+    if text_name and head.startswith(_UTF16_BOMS):  # FF FE also reads as an MPEG audio sync
+        return "text"
+    if (media := sniff_av(head, path.suffix)) is not None:
+        return media
+    if text_name and looks_like_text(head):
         return "text"
     raise UnsupportedMediaError(
         f"{path}: unsupported media; it looks like {describe(path, head)}", source=source
