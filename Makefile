@@ -12,7 +12,7 @@ $(STAMP)-venv:
 	touch $@
 
 $(STAMP)-demo: $(STAMP)-venv pyproject.toml
-	$(BIN)/pip install --quiet -e ".[models]"
+	$(BIN)/pip install --quiet -e ".[models,video]"
 	touch $@
 
 $(STAMP)-test: $(STAMP)-venv pyproject.toml
@@ -26,8 +26,8 @@ demo: $(STAMP)-demo system-deps
 	$(BIN)/omnidex demo
 
 lint: $(STAMP)-test
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 typecheck: $(STAMP)-test
 	$(BIN)/mypy

@@ -31,6 +31,7 @@ from omnidex.types import (
     IngestResult,
     ObjectRecord,
     ObjectStatus,
+    SegmentationSpec,
 )
 
 ExtractorsArg = Sequence[str | dict[str, Any] | ExtractorSpec]
@@ -68,11 +69,17 @@ class Database:
     def path(self) -> Path:
         return self.settings.home
 
-    def create_collection(self, name: str, extractors: ExtractorsArg | None = None) -> Collection:
+    def create_collection(
+        self,
+        name: str,
+        extractors: ExtractorsArg | None = None,
+        segmentation: SegmentationSpec | dict[str, Any] | None = None,
+    ) -> Collection:
         """Create a collection whose pipeline runs ``extractors`` in order (default:
-        ``page_text@v1``, ``ocr@v1``, ``text_embedding@v1``). The spec is checked as a whole
-        (names, params, references between extractors) before anything is stored."""
-        spec = normalize_spec(list(extractors) if extractors is not None else None)
+        ``page_text@v1``, ``ocr@v1``, ``transcription@v1``, ``text_embedding@v1``) and cuts video
+        and audio as ``segmentation`` says (default: scenes of at most 30 s). The spec is checked
+        as a whole (names, params, references between extractors) before anything is stored."""
+        spec = normalize_spec(list(extractors) if extractors is not None else None, segmentation)
         plan = build_plan(spec)
         info = self.catalog.create_collection(self.namespace, name, spec, plan.features)
         try:

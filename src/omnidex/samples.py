@@ -8,6 +8,7 @@ Each sample has one clear topic, so a natural-language query has one right answe
 from __future__ import annotations
 
 import io
+import shutil
 import struct
 import zlib
 from collections.abc import Sequence
@@ -224,3 +225,16 @@ def _add_image_page(pdf: FPDF, image: Image.Image) -> None:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=75)
     pdf.image(buffer, x=0, y=0, w=pdf.w, h=pdf.h)
+
+
+MEETING = Path(__file__).parent / "sample_data" / "meeting.mp4"
+"""A recorded meeting: 8 slides, each narrated with facts that are not on it (meeting.json)."""
+
+
+def sample_meeting(folder: Path) -> Path:
+    """Copy the packaged meeting video into ``folder``; return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / MEETING.name
+    if not target.exists() or target.stat().st_size != MEETING.stat().st_size:
+        shutil.copyfile(MEETING, target)
+    return target

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 if TYPE_CHECKING:
     import numpy as np
@@ -92,12 +92,38 @@ class ExtractorSpec(BaseModel):
         return value
 
 
+class SegmentationSpec(BaseModel):
+    """How video and audio are cut into segments (text chunking is ``page_text@v1``'s params).
+
+    ``scene``: at shot boundaries (video; audio-only files fall back to ``silence``); ``time``:
+    fixed windows of ``window_s``; ``silence``: at pauses in the sound. Spans longer than
+    ``max_segment_s`` are split evenly; spans shorter than ``min_segment_s`` are merged.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    split: Literal["scene", "time", "silence"] = "scene"
+    max_segment_s: float = Field(30.0, gt=0, le=3600)
+    min_segment_s: float = Field(1.0, ge=0, le=600)
+    window_s: float = Field(10.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SegmentationSpec:
+        if self.min_segment_s >= self.max_segment_s:
+            raise ValueError(
+                f"min_segment_s ({self.min_segment_s}) must be below max_segment_s "
+                f"({self.max_segment_s})"
+            )
+        return self
+
+
 class CollectionSpec(BaseModel):
-    """How sources become documents: the extractors that run, in order."""
+    """How sources become documents: how media is cut, and the extractors that run, in order."""
 
     model_config = ConfigDict(extra="forbid")
 
     extractors: list[ExtractorSpec] = Field(min_length=1)
+    segmentation: SegmentationSpec = Field(default_factory=SegmentationSpec)
 
 
 class CollectionInfo(BaseModel):

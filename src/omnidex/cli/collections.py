@@ -30,12 +30,32 @@ def create(
     ] = None,
     spec: Annotated[
         Path | None,
-        typer.Option(help='A JSON pipeline spec: {"extractors": [...]}.', dir_okay=False),
+        typer.Option(
+            help='A JSON pipeline spec: {"extractors": [...], "segmentation": {...}}.',
+            dir_okay=False,
+        ),
     ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="How video and audio are cut: scene, time or silence.")
+    ] = None,
+    max_segment_s: Annotated[
+        float | None, typer.Option(help="Longest segment; longer scenes are split [30].")
+    ] = None,
+    min_segment_s: Annotated[
+        float | None, typer.Option(help="Shortest segment; shorter ones are merged [1].")
+    ] = None,
+    window_s: Annotated[float | None, typer.Option(help="Window of split=time [10].")] = None,
 ) -> None:
-    """Create a collection with its pipeline of extractors."""
-    extractors = _extractors(extractor, spec)
-    collection = state(ctx).db().create_collection(name, extractors)
+    """Create a collection with its pipeline of extractors and how it cuts video and audio."""
+    extractors, segmentation = _spec(extractor, spec)
+    options = {
+        "split": split,
+        "max_segment_s": max_segment_s,
+        "min_segment_s": min_segment_s,
+        "window_s": window_s,
+    }
+    segmentation.update({k: v for k, v in options.items() if v is not None})
+    collection = state(ctx).db().create_collection(name, extractors, segmentation)
     console.print(
         f"created collection [bold]{collection.name}[/] with {collection.plan.extractor_refs}"
     )
@@ -85,18 +105,20 @@ def drop(
     console.print(f"dropped collection [bold]{name}[/]")
 
 
-def _extractors(items: list[str] | None, spec: Path | None) -> list[Any] | None:
-    if spec is not None:
-        try:
-            loaded = json.loads(spec.read_text())
-        except (OSError, ValueError) as exc:
-            raise InvalidSpecError(f"cannot read spec {spec}: {exc}", field="spec") from None
-        if not isinstance(loaded, dict) or "extractors" not in loaded:
-            raise InvalidSpecError('a spec file holds {"extractors": [...]}', field="spec")
-        return list(loaded["extractors"])
-    if not items:
-        return None
-    return [_extractor(item) for item in items]
+def _spec(items: list[str] | None, spec: Path | None) -> tuple[list[Any] | None, dict[str, Any]]:
+    """Extractors and segmentation options from ``--spec`` or the ``-e`` options."""
+    if spec is None:
+        return ([_extractor(item) for item in items] if items else None), {}
+    try:
+        loaded = json.loads(spec.read_text())
+    except (OSError, ValueError) as exc:
+        raise InvalidSpecError(f"cannot read spec {spec}: {exc}", field="spec") from None
+    if not isinstance(loaded, dict) or "extractors" not in loaded:
+        raise InvalidSpecError('a spec file holds {"extractors": [...]}', field="spec")
+    segmentation = loaded.get("segmentation") or {}
+    if not isinstance(segmentation, dict):
+        raise InvalidSpecError("segmentation must be an object", field="segmentation")
+    return list(loaded["extractors"]), segmentation
 
 
 def _extractor(item: str) -> Any:

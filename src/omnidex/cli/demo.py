@@ -1,8 +1,10 @@
 """``omnidex demo``: build a small sample set, ingest it, and run searches that need each reader.
 
-Everything is made at run time (images that show text, a PDF with two text pages and one scanned
-page, a few text files), ingested into an embedded collection and searched. The default embedder
-loads offline (see docs/models.md), so the demo needs no network.
+Everything but one file is made at run time (images that show text, a PDF with two text pages and
+one scanned page, a few text files); the recorded meeting (slides and a narrator who says what the
+slides do not) ships with the package. All of it is ingested into an embedded collection and
+searched; video hits show their time range. The default embedder loads offline (see
+docs/models.md), so the demo needs no network.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ QUERIES = (
     ("what is the total amount due on the invoice", "a scanned PDF page (OCR)", "report.pdf"),
     ("who will write the postmortem of the outage", "a text file", "meeting_notes"),
     ("which day do we visit Sintra", "a markdown file", "itinerary_lisbon.md"),
+    ("servers leaving the Frankfurt facility", "speech in the meeting video", "00:00:33"),
+    ("hospital contracts signed in August", "speech in the meeting video", "00:00:00"),
+    ("security audit findings", "a slide in the meeting video (OCR)", "00:00:49"),
+    ("open roles in engineering", "a slide in the meeting video (OCR)", "00:00:41"),
 )
 
 
@@ -34,21 +40,24 @@ def demo(
     ctx: typer.Context,
     k: Annotated[int, typer.Option("-k", min=1, max=20, help="Hits per search.")] = 3,
 ) -> None:
-    """Build sample media, ingest it into a 'demo' collection and search it."""
-    from omnidex.samples import build_sample_set
+    """Build sample media, ingest it and a recorded meeting into a 'demo' collection, search."""
+    from omnidex.samples import build_sample_set, sample_meeting
 
     settings_data = state(ctx).data
     if settings_data is None:
         state(ctx).data = Path(tempfile.mkdtemp(prefix="omnidex-demo-"))
     db = state(ctx).db()
-    samples = build_sample_set(db.path / "samples")
+    samples = [*build_sample_set(db.path / "samples"), sample_meeting(db.path / "samples")]
     console.rule("[bold]omnidex demo")
     console.print(f"data folder: {db.path}")
     console.print(f"sample set:  {len(samples)} files in {db.path / 'samples'}")
     try:
         collection = db.collection(COLLECTION)
     except NotFoundError:
-        console.print("creating collection [bold]demo[/] (page_text@v1, ocr@v1, text_embedding@v1)")
+        console.print(
+            "creating collection [bold]demo[/] "
+            "(page_text@v1, ocr@v1, transcription@v1, text_embedding@v1)"
+        )
         collection = db.create_collection(COLLECTION)
     started = time.perf_counter()
     with console.status("ingesting…"):

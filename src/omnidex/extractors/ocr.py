@@ -49,7 +49,7 @@ class Ocr(Extractor):
     name = "ocr"
     version = 1
     Params = OcrParams
-    accepts: ClassVar[frozenset[SegmentKind]] = frozenset({"image", "page"})
+    accepts: ClassVar[frozenset[SegmentKind]] = frozenset({"image", "page", "scene"})
     batch_size = 8
     params: OcrParams
 

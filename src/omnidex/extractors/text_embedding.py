@@ -39,7 +39,9 @@ class TextEmbedding(Extractor):
     name = "text_embedding"
     version = 1
     Params = TextEmbeddingParams
-    accepts: ClassVar[frozenset[SegmentKind]] = frozenset({"text", "image", "page"})
+    accepts: ClassVar[frozenset[SegmentKind]] = frozenset(
+        {"text", "image", "page", "scene", "audio"}
+    )
     batch_size = 64
     params: TextEmbeddingParams
 

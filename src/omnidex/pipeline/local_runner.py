@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +64,8 @@ class _Job:
     task_id: str
     segments: list[Segment] = field(default_factory=list)
     error: OmnidexError | None = None
+    workdir: Path | None = None
+    """Scratch space of a video or audio object (its decoded sound), removed when it settles."""
 
 
 class LocalRunner:
@@ -157,6 +161,8 @@ class LocalRunner:
         task = self.catalog.create_task(self.collection.id, object_id)
         self.catalog.update_task(task.id, state=TaskState.RUNNING, stage="segment", attempt=True)
         job = _Job(index, path, record, task.id)
+        if kind in ("video", "audio"):
+            job.workdir = Path(tempfile.mkdtemp(prefix="omnidex-ingest-"))
         try:
             job.segments = segment_object(
                 object_id=object_id,
@@ -166,6 +172,8 @@ class LocalRunner:
                 settings=self.settings,
                 chunk_tokens=self.plan.chunking[0],
                 overlap_tokens=self.plan.chunking[1],
+                segmentation=self.collection.spec.segmentation,
+                workdir=job.workdir,
             )
         except OmnidexError as exc:
             job.error = exc
@@ -274,6 +282,8 @@ class LocalRunner:
             self.catalog.set_object_status(cid, oid, ObjectStatus.FAILED, error=str(job.error))
             self.catalog.update_task(job.task_id, state=TaskState.FAILED, error=str(job.error))
         job.segments = []  # release pixels and text as soon as the group is done
+        if job.workdir is not None:
+            shutil.rmtree(job.workdir, ignore_errors=True)
 
     def _result(self, job: _Job) -> IngestResult:
         if job.error is not None:

@@ -15,9 +15,9 @@ import numpy as np
 from omnidex.errors import InvalidSpecError
 from omnidex.extractors import registry
 from omnidex.extractors.base import Extractor
-from omnidex.types import CollectionSpec, ExtractorSpec, FeatureColumn
+from omnidex.types import CollectionSpec, ExtractorSpec, FeatureColumn, SegmentationSpec
 
-DEFAULT_EXTRACTORS = ("page_text@v1", "ocr@v1", "text_embedding@v1")
+DEFAULT_EXTRACTORS = ("page_text@v1", "ocr@v1", "transcription@v1", "text_embedding@v1")
 DEFAULT_CHUNKING = (256, 32)
 
 
@@ -53,8 +53,12 @@ class Plan:
         }
 
 
-def normalize_spec(extractors: list[str | dict[str, Any] | ExtractorSpec] | None) -> CollectionSpec:
-    """Accept ``"ocr@v1"``, ``{"name": "ocr@v1", "params": {…}}`` or ExtractorSpec items."""
+def normalize_spec(
+    extractors: list[str | dict[str, Any] | ExtractorSpec] | None,
+    segmentation: SegmentationSpec | dict[str, Any] | None = None,
+) -> CollectionSpec:
+    """Accept ``"ocr@v1"``, ``{"name": "ocr@v1", "params": {…}}`` or ExtractorSpec items, and
+    segmentation options as a dict or a SegmentationSpec."""
     items = list(extractors) if extractors is not None else list(DEFAULT_EXTRACTORS)
     specs: list[ExtractorSpec] = []
     for index, item in enumerate(items):
@@ -71,7 +75,15 @@ def normalize_spec(extractors: list[str | dict[str, Any] | ExtractorSpec] | None
             ) from None
     if not specs:
         raise InvalidSpecError("a collection needs at least one extractor", field="extractors")
-    return CollectionSpec(extractors=specs)
+    try:
+        cut = SegmentationSpec.model_validate(segmentation or {})
+    except ValueError as exc:
+        message = _first_error(exc)
+        field = message.split(":")[0] if ":" in message else ""
+        raise InvalidSpecError(
+            f"segmentation: {message}", field=f"segmentation.{field}".rstrip(".")
+        ) from None
+    return CollectionSpec(extractors=specs, segmentation=cut)
 
 
 def build_plan(spec: CollectionSpec, features: list[FeatureColumn] | None = None) -> Plan:

@@ -1,4 +1,4 @@
-"""Segmentation: turn one probed object (text file, image, PDF) into the segments to extract from.
+"""Segmentation: turn one object (text, image, PDF, video, audio) into the segments to extract from.
 
 Everything that can refuse an object (limits, corrupt data, encryption) runs here, eagerly, so a
 bad file fails before any extractor starts. Pixels are not kept: an image or scanned page is
@@ -12,12 +12,12 @@ from functools import partial
 from pathlib import Path
 
 from omnidex.config import Limits, Settings
-from omnidex.errors import LimitExceededError
+from omnidex.errors import LimitExceededError, MissingDependencyError
 from omnidex.media.images import open_image, thumbnail_jpeg
 from omnidex.media.pdf import POINTS_PER_INCH, PdfFile, render_page
 from omnidex.media.text import read_text
 from omnidex.segment.text_chunks import chunk_text
-from omnidex.types import ObjectKind, Segment
+from omnidex.types import ObjectKind, Segment, SegmentationSpec
 
 MIN_PAGE_TEXT_CHARS = 20
 """A PDF page with fewer non-space characters in its text layer is read as an image (OCR)."""
@@ -32,8 +32,20 @@ def segment_object(
     settings: Settings,
     chunk_tokens: int,
     overlap_tokens: int,
+    segmentation: SegmentationSpec | None = None,
+    workdir: Path | None = None,
 ) -> list[Segment]:
-    """The segments of one object, in document order; typed SourceErrors for bad inputs."""
+    """The segments of one object, in document order; typed SourceErrors for bad inputs.
+
+    Video and audio need ``workdir``, a folder that lives as long as the segments: their sound
+    is kept there, and read back span by span.
+    """
+    if kind in ("video", "audio"):
+        if workdir is None:
+            raise ValueError("segmenting video or audio needs a workdir")
+        return _av_segments(
+            object_id, path, source, settings, segmentation or SegmentationSpec(), workdir
+        )
     if kind == "text":
         text = read_text(path, settings.limits)
         return [
@@ -50,6 +62,32 @@ def segment_object(
         return [_image_segment(object_id, path, source, settings)]
     with PdfFile(path, settings.limits) as pdf:
         return _pdf_segments(pdf, object_id, source, settings, chunk_tokens, overlap_tokens)
+
+
+def _av_segments(
+    object_id: str,
+    path: Path,
+    source: str,
+    settings: Settings,
+    segmentation: SegmentationSpec,
+    workdir: Path,
+) -> list[Segment]:
+    try:
+        from omnidex.segment.av_objects import segment_av
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{path.name}: video and audio need PyAV: pip install 'omnidex[video]' ({exc})",
+            source=source,
+            dependency="av",
+        ) from None
+    return segment_av(
+        object_id=object_id,
+        path=path,
+        source=source,
+        settings=settings,
+        segmentation=segmentation,
+        workdir=workdir,
+    )
 
 
 def _image_segment(object_id: str, path: Path, source: str, settings: Settings) -> Segment:

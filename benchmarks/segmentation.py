@@ -1,0 +1,198 @@
+"""Scene splitting speed and accuracy: omnidex's detector vs PySceneDetect vs a bare decode.
+
+Encodes a 60 s 1080p30 H.264 clip with 20 hard cuts at known frames (panning textures, so every
+shot moves), then measures on it, in frames per second of video:
+
+(a) a bare PyAV decode of every frame at full size (threads on, nothing converted);
+(b) PySceneDetect's AdaptiveDetector through its own API (OpenCV backend, its auto downscale);
+(c) omnidex: PyAV decode with the loop filter skipped, frames scaled to 256 px wide by swscale's
+    fast bilinear filter (the default bicubic one costs more than the decode), fed to
+    ``AdaptiveContentDetector``.
+
+Prints one JSON line: the fps of each, the ratios c/b and c/a, and the precision and recall of
+(b) and (c) against the known cuts (a cut counts when within one frame).
+
+PySceneDetect pulls in OpenCV, which does not belong in omnidex's environment. Install it in a
+throwaway one (``pip install --no-deps scenedetect`` plus ``opencv-python-headless numpy av
+platformdirs click tqdm``) and pass its interpreter with ``--scenedetect-python``; without it
+(b) is skipped with a message saying so.
+
+    python benchmarks/segmentation.py [--scenedetect-python /tmp/sd/bin/python]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FPS = 30
+SECONDS = 60
+SIZE = (1920, 1080)
+N_CUTS = 20
+SMALL_WIDTH = 256
+
+
+def known_cuts(seed: int = 0) -> list[int]:
+    """20 cut frames in 60 s at 30 fps, shots 1.5 s or longer."""
+    rng = np.random.default_rng(seed)
+    n_frames, shortest = FPS * SECONDS, 45
+    slack = n_frames - shortest * (N_CUTS + 1)
+    extra = np.diff(np.sort(rng.integers(0, slack, N_CUTS + 2)))[: N_CUTS + 1]
+    lengths = shortest + extra
+    return [int(c) for c in np.cumsum(lengths)[:N_CUTS]]
+
+
+def shot_texture(rng: np.random.Generator) -> np.ndarray:
+    """A blocky random texture in one shot's palette, wide enough to pan across."""
+    width, height = SIZE
+    tint = rng.integers(40, 216, size=3)
+    blocks = rng.integers(-40, 41, size=(height // 40, (width + 8 * 300) // 40, 3))
+    texture = np.clip(blocks + tint, 0, 255).astype(np.uint8)
+    return np.repeat(np.repeat(texture, 40, axis=0), 40, axis=1)
+
+
+def encode_clip(path: Path, cuts: list[int]) -> None:
+    """Write the clip: each shot pans its own texture 8 px per frame."""
+    import av
+
+    rng = np.random.default_rng(1)
+    bounds = [0, *cuts, FPS * SECONDS]
+    width, height = SIZE
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=FPS, options={"preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for start, end in itertools.pairwise(bounds):
+            texture = shot_texture(rng)
+            for t in range(end - start):
+                rgb = np.ascontiguousarray(texture[:, 8 * t : 8 * t + width])
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+
+
+def bare_decode(path: Path) -> int:
+    """(a): decode every frame, convert nothing; returns the frame count."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        return sum(1 for _ in container.decode(stream))
+
+
+def omnidex_cuts(path: Path) -> list[int]:
+    """(c): fast decode at 256 px wide into the adaptive detector."""
+    import av
+
+    from omnidex.segment.scenes import AdaptiveContentDetector
+
+    detector = AdaptiveContentDetector()
+    cuts: list[int] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.codec_context.options = {"skip_loop_filter": "all"}
+        height = round(stream.height * SMALL_WIDTH / stream.width / 2) * 2
+        for index, frame in enumerate(container.decode(stream)):
+            small = frame.reformat(
+                width=SMALL_WIDTH, height=height, format="rgb24", interpolation="FAST_BILINEAR"
+            )
+            cuts.extend(detector.process(index, small.to_ndarray()))
+    return cuts + detector.finish()
+
+
+def scenedetect_cuts(path: Path) -> list[int]:
+    """(b): PySceneDetect's AdaptiveDetector with its defaults, through its own API."""
+    from scenedetect import AdaptiveDetector, SceneManager, open_video
+
+    manager = SceneManager()
+    manager.add_detector(AdaptiveDetector())
+    manager.detect_scenes(open_video(str(path)))
+    return [start.frame_num for start, _ in manager.get_scene_list()[1:]]
+
+
+def timed(fn: Any, *args: Any) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - start
+
+
+def precision_recall(found: list[int], truth: list[int]) -> tuple[float, float]:
+    """Matches within one frame, each true cut matched at most once."""
+    unmatched = list(truth)
+    hits = 0
+    for cut in found:
+        match = next((t for t in unmatched if abs(t - cut) <= 1), None)
+        if match is not None:
+            unmatched.remove(match)
+            hits += 1
+    return hits / len(found) if found else 0.0, hits / len(truth)
+
+
+def run_scenedetect(path: Path, python: str | None) -> tuple[list[int], float] | None:
+    """(b) here if scenedetect imports, else in ``python``; None (with a message) when neither."""
+    try:
+        import scenedetect  # noqa: F401
+    except ImportError:
+        if python is None:
+            print(
+                "scenedetect is not importable: (b) skipped. Install it in a separate venv and "
+                "pass --scenedetect-python (see this script's docstring).",
+                file=sys.stderr,
+            )
+            return None
+        command = [python, __file__, "--scenedetect-only", str(path)]
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        return result["cuts"], result["seconds"]
+    return timed(scenedetect_cuts, path)
+
+
+def measure(python: str | None) -> dict[str, Any]:
+    truth = known_cuts()
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        encode_clip(clip, truth)
+        n_frames, bare_s = timed(bare_decode, clip)
+        ours, ours_s = timed(omnidex_cuts, clip)
+        theirs = run_scenedetect(clip, python)
+    result: dict[str, Any] = {
+        "benchmark": "segmentation",
+        "frames": n_frames,
+        "true_cuts": len(truth),
+        "a_decode_fps": round(n_frames / bare_s, 1),
+        "c_omnidex_fps": round(n_frames / ours_s, 1),
+        "ratio_c_over_a": round(bare_s / ours_s, 3),
+    }
+    result["c_precision"], result["c_recall"] = precision_recall(ours, truth)
+    if theirs is not None:
+        cuts, seconds = theirs
+        result["b_scenedetect_fps"] = round(n_frames / seconds, 1)
+        result["ratio_c_over_b"] = round(seconds / ours_s, 3)
+        result["b_precision"], result["b_recall"] = precision_recall(cuts, truth)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenedetect-python", help="interpreter that can import scenedetect")
+    parser.add_argument("--scenedetect-only", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.scenedetect_only:
+        cuts, seconds = timed(scenedetect_cuts, args.scenedetect_only)
+        print(json.dumps({"cuts": cuts, "seconds": seconds}))
+        return
+    print(json.dumps(measure(args.scenedetect_python)))
+
+
+if __name__ == "__main__":
+    main()

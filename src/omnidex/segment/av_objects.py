@@ -1,0 +1,224 @@
+"""Video and audio segmentation: probe, cut into spans, pick a keyframe per span, keep the sound.
+
+All decoding happens in :func:`plan_av`, which :func:`segment_av` runs in a child process with the
+decode time limit (:mod:`omnidex.media.sandbox`): a hostile file can hang or crash that child, not
+the caller. The child streams the video twice at most — once small and fast for shot detection,
+then a few frames near the middle of each span for its keyframe — and writes the audio track once,
+16 kHz mono float32, to a file in ``workdir``; each segment's ``audio`` reads its span from that
+file lazily, so memory stays flat with length.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from omnidex.config import Limits, Settings
+from omnidex.errors import CorruptMediaError
+from omnidex.media.audio import AudioTrack, decode_audio_to_file
+from omnidex.media.av_probe import MediaInfo, probe
+from omnidex.media.sandbox import run_isolated
+from omnidex.media.video import frames_near, iter_frames
+from omnidex.segment.keyframes import keyframe_candidates, pick_keyframe, thumbnail
+from omnidex.segment.scenes import AdaptiveContentDetector
+from omnidex.segment.spans import Span, Timeline, plan_spans, silence_spans
+from omnidex.types import Segment, SegmentationSpec, SegmentKind
+
+DETECT_WIDTH = 256
+"""Frames are scored for shot changes at this width: cuts do not need detail."""
+KEYFRAME_WIDTH = 1280
+"""Keyframes are kept at this width at most, enough for OCR of slides."""
+THUMBNAIL_WIDTH = 640
+ENERGY_HOP_S = 0.01
+
+
+@dataclass(frozen=True)
+class PlannedSpan:
+    span: Span
+    keyframe: bytes | None
+    """JPEG of the sharpest frame near the middle; None for audio."""
+    thumbnail: bytes | None
+
+
+@dataclass(frozen=True)
+class AvPlan:
+    info: MediaInfo
+    spans: list[PlannedSpan]
+    track: AudioTrack | None
+
+
+def segment_av(
+    *,
+    object_id: str,
+    path: Path,
+    source: str,
+    settings: Settings,
+    segmentation: SegmentationSpec,
+    workdir: Path,
+) -> list[Segment]:
+    """Segments of a video (``scene``) or audio-only file (``audio``), decoded in a sandbox."""
+    plan = run_isolated(
+        plan_av,
+        path,
+        segmentation,
+        settings.limits,
+        workdir,
+        timeout_s=settings.limits.decode_timeout_s,
+        source=source,
+    )
+    kind: SegmentKind = "scene" if plan.info.has_video else "audio"
+    return [
+        Segment(
+            object_id=object_id,
+            kind=kind,
+            key=f"{kind}={index:04d}",
+            source=source,
+            start_s=planned.span.start_s,
+            end_s=planned.span.end_s,
+            start_frame=planned.span.start_frame if plan.info.has_video else None,
+            end_frame=planned.span.end_frame if plan.info.has_video else None,
+            image=partial(decode_jpeg, planned.keyframe) if planned.keyframe else None,
+            audio=_audio_of(plan.track, planned.span),
+            thumbnail=planned.thumbnail,
+        )
+        for index, planned in enumerate(plan.spans)
+    ]
+
+
+def plan_av(path: Path, spec: SegmentationSpec, limits: Limits, workdir: Path) -> AvPlan:
+    """Everything that decodes; runs in the child process. Limits are checked by the probe."""
+    info = probe(path, limits)
+    track = None
+    if info.has_audio:
+        track = decode_audio_to_file(path, workdir / "audio.f32")
+        _check_complete(path, info, track.start_s + track.duration_s, "sound")
+        track = track if track.n_samples else None
+    if not info.has_video:
+        spans = _audio_spans(info, spec, track)
+        return AvPlan(info, [PlannedSpan(s, None, None) for s in spans], track)
+    spans = _video_spans(path, info, spec, track)
+    fps = frame_rate(info)
+    return AvPlan(info, [_with_keyframe(path, span, fps) for span in spans], track)
+
+
+def _check_complete(path: Path, info: MediaInfo, decoded_s: float, what: str) -> None:
+    """A file whose streams end well before its header says is truncated: refuse it whole
+    rather than index a part of it as if it were all."""
+    if info.duration_s > 2 and decoded_s < 0.9 * info.duration_s - 1:
+        raise CorruptMediaError(
+            f"{path}: truncated or damaged: its {what} end at {decoded_s:.1f} s of the "
+            f"{info.duration_s:.1f} s its header declares",
+            source=str(path),
+        )
+
+
+def frame_rate(info: MediaInfo) -> float:
+    """Average frames per second, from the stream, else from the frame count, else 25."""
+    if info.fps:
+        return info.fps
+    if info.frame_count and info.duration_s:
+        return info.frame_count / info.duration_s
+    return 25.0
+
+
+def decode_jpeg(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGB")
+
+
+def _audio_of(track: AudioTrack | None, span: Span) -> partial[np.ndarray] | None:
+    return partial(track.span, span.start_s, span.end_s) if track is not None else None
+
+
+# --- spans -----------------------------------------------------------------------------------
+
+
+def _video_spans(
+    path: Path, info: MediaInfo, spec: SegmentationSpec, track: AudioTrack | None
+) -> list[Span]:
+    if spec.split == "scene":
+        return _scene_spans(path, info, spec)
+    fps = frame_rate(info)
+    timeline = Timeline(max(1, info.frame_count or round(info.duration_s * fps)), fps)
+    if spec.split == "silence" and track is not None:
+        return _on_timeline(_silence_spans(track, spec), timeline, spec)
+    return plan_spans(timeline, [], 0.0, min(spec.window_s, spec.max_segment_s))
+
+
+def _audio_spans(info: MediaInfo, spec: SegmentationSpec, track: AudioTrack | None) -> list[Span]:
+    """Audio-only files cut at pauses (``scene`` means ``silence`` here) or in fixed windows."""
+    if track is None:
+        return []
+    if spec.split in ("scene", "silence"):
+        return _silence_spans(track, spec)
+    timeline = Timeline(max(1, round(track.duration_s / ENERGY_HOP_S)), 1 / ENERGY_HOP_S)
+    return plan_spans(timeline, [], 0.0, min(spec.window_s, spec.max_segment_s))
+
+
+def _scene_spans(path: Path, info: MediaInfo, spec: SegmentationSpec) -> list[Span]:
+    """One fast, small pass over every frame: shot boundaries, then merge and split."""
+    detector = AdaptiveContentDetector()
+    cuts: list[int] = []
+    pts: list[float] = []
+    for frame in iter_frames(path, width=DETECT_WIDTH, fast=True):
+        cuts.extend(detector.process(frame.index, frame.image))
+        pts.append(frame.pts_s)
+    cuts.extend(detector.finish())
+    _check_complete(path, info, pts[-1] + 1 / frame_rate(info) if pts else 0.0, "pictures")
+    increasing = all(b > a for a, b in itertools.pairwise(pts))
+    timeline = Timeline(len(pts), frame_rate(info), pts if increasing else None)
+    return plan_spans(timeline, cuts, spec.min_segment_s, spec.max_segment_s)
+
+
+def _silence_spans(track: AudioTrack, spec: SegmentationSpec) -> list[Span]:
+    spans = silence_spans(
+        _energy(track),
+        hop_s=ENERGY_HOP_S,
+        min_segment_s=spec.min_segment_s,
+        max_segment_s=spec.max_segment_s,
+    )
+    offset = track.start_s  # e.g. an MP3's encoder delay: times are file times
+    return [replace(s, start_s=s.start_s + offset, end_s=s.end_s + offset) for s in spans]
+
+
+def _energy(track: AudioTrack, block_s: float = 60.0) -> np.ndarray:
+    """Mean square per 10 ms of the whole track, read a minute at a time."""
+    hop = round(track.sample_rate * ENERGY_HOP_S)
+    parts = []
+    start, end = track.start_s, track.start_s + track.duration_s
+    while start < end:
+        samples = track.span(start, min(start + block_s, end))
+        usable = len(samples) // hop * hop
+        parts.append((samples[:usable].astype(np.float64).reshape(-1, hop) ** 2).mean(axis=1))
+        start += block_s
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _on_timeline(spans: list[Span], timeline: Timeline, spec: SegmentationSpec) -> list[Span]:
+    """Spans found in seconds (from the sound) moved onto the video's frames."""
+    cuts = [timeline.frame_at(span.start_s) for span in spans[1:]]
+    return plan_spans(timeline, cuts, spec.min_segment_s, spec.max_segment_s)
+
+
+# --- keyframes -------------------------------------------------------------------------------
+
+
+def _with_keyframe(path: Path, span: Span, fps: float) -> PlannedSpan:
+    """The sharpest of a few frames around the middle of the span, as a JPEG and a thumbnail."""
+    indices = keyframe_candidates(span)
+    seconds = [span.start_s + (i - span.start_frame) / fps for i in indices]
+    seconds = [min(max(s, span.start_s), span.end_s) for s in seconds]
+    decoded = frames_near(path, seconds, width=KEYFRAME_WIDTH)
+    candidates = [(i, s, decoded[s]) for i, s in zip(indices, seconds, strict=True) if s in decoded]
+    if not candidates:
+        return PlannedSpan(span, None, None)
+    best = pick_keyframe(candidates)
+    image = next(pixels for index, _, pixels in candidates if index == best)
+    keyframe = thumbnail(image, KEYFRAME_WIDTH)
+    return PlannedSpan(span, keyframe, thumbnail(image, THUMBNAIL_WIDTH))
