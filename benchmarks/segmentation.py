@@ -5,9 +5,13 @@ shot moves), then measures on it, in frames per second of video:
 
 (a) a bare PyAV decode of every frame at full size (threads on, nothing converted);
 (b) PySceneDetect's AdaptiveDetector through its own API (OpenCV backend, its auto downscale);
-(c) omnidex: PyAV decode with the loop filter skipped, frames scaled to 256 px wide by swscale's
-    fast bilinear filter (the default bicubic one costs more than the decode), fed to
-    ``AdaptiveContentDetector``.
+(c) omnidex ``split="scene"`` through its real path (``segment_av``): the sandboxed child probes,
+    decodes with the loop filter skipped and frames scaled to 256 px wide by swscale's fast
+    bilinear filter, runs ``AdaptiveContentDetector``, then picks and encodes a keyframe and a
+    640 px thumbnail for every scene.
+
+It also makes a 10-minute clip (the 60 s one remuxed ten times, no re-encode) and reports the peak
+RSS of the child process that segments it with (c), goal < 1 GB.
 
 Prints one JSON line: the fps of each, the ratios c/b and c/a, and the precision and recall of
 (b) and (c) against the known cuts (a cut counts when within one frame).
@@ -90,24 +94,47 @@ def bare_decode(path: Path) -> int:
 
 
 def omnidex_cuts(path: Path) -> list[int]:
-    """(c): fast decode at 256 px wide into the adaptive detector."""
+    """(c): omnidex's scene split, keyframes and thumbnails included; the first frame of each
+    scene after the first is a cut."""
+    from omnidex.config import Settings
+    from omnidex.segment.av_objects import segment_av
+    from omnidex.types import SegmentationSpec
+
+    with tempfile.TemporaryDirectory() as workdir:
+        segments = segment_av(
+            object_id="bench",
+            path=path,
+            source=str(path),
+            settings=Settings.from_env(),
+            segmentation=SegmentationSpec(),
+            workdir=Path(workdir),
+        )
+    assert all(s.thumbnail and s.image is not None for s in segments)
+    return [s.start_frame for s in segments[1:] if s.start_frame is not None]
+
+
+def repeat_clip(path: Path, out: Path, times: int) -> None:
+    """``times`` copies of ``path`` back to back, by remuxing packets with shifted timestamps."""
     import av
 
-    from omnidex.segment.scenes import AdaptiveContentDetector
+    with av.open(str(path)) as source, av.open(str(out), "w") as sink:
+        stream = sink.add_stream_from_template(source.streams.video[0])
+        packets = [p for p in source.demux(source.streams.video[0]) if p.dts is not None]
+        span = max(p.pts for p in packets if p.pts is not None) + packets[0].duration
+        for copy in range(times):
+            for packet in packets:
+                packet.pts = packet.pts + span if copy and packet.pts is not None else packet.pts
+                packet.dts = packet.dts + span if copy else packet.dts
+                packet.stream = stream
+                sink.mux(packet)
 
-    detector = AdaptiveContentDetector()
-    cuts: list[int] = []
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.codec_context.options = {"skip_loop_filter": "all"}
-        height = round(stream.height * SMALL_WIDTH / stream.width / 2) * 2
-        for index, frame in enumerate(container.decode(stream)):
-            small = frame.reformat(
-                width=SMALL_WIDTH, height=height, format="rgb24", interpolation="FAST_BILINEAR"
-            )
-            cuts.extend(detector.process(index, small.to_ndarray()))
-    return cuts + detector.finish()
+
+def peak_child_rss_mb(path: Path) -> float:
+    """Peak RSS of omnidex's segmenting child on ``path``; run before any other child process."""
+    import resource
+
+    omnidex_cuts(path)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def scenedetect_cuts(path: Path) -> list[int]:
@@ -160,8 +187,10 @@ def run_scenedetect(path: Path, python: str | None) -> tuple[list[int], float] |
 def measure(python: str | None) -> dict[str, Any]:
     truth = known_cuts()
     with tempfile.TemporaryDirectory() as tmp:
-        clip = Path(tmp) / "clip.mp4"
+        clip, long_clip = Path(tmp) / "clip.mp4", Path(tmp) / "clip-10min.mp4"
         encode_clip(clip, truth)
+        repeat_clip(clip, long_clip, 10)
+        rss_mb = peak_child_rss_mb(long_clip)
         n_frames, bare_s = timed(bare_decode, clip)
         ours, ours_s = timed(omnidex_cuts, clip)
         theirs = run_scenedetect(clip, python)
@@ -172,6 +201,7 @@ def measure(python: str | None) -> dict[str, Any]:
         "a_decode_fps": round(n_frames / bare_s, 1),
         "c_omnidex_fps": round(n_frames / ours_s, 1),
         "ratio_c_over_a": round(bare_s / ours_s, 3),
+        "c_peak_rss_mb_10min_1080p": round(rss_mb, 1),
     }
     result["c_precision"], result["c_recall"] = precision_recall(ours, truth)
     if theirs is not None:

@@ -76,7 +76,7 @@ def iter_frames(
                     continue
                 if end_s is not None and time > end_s:
                     return
-                yield VideoFrame(index, time, to_array(frame, width=width, gray=gray))
+                yield VideoFrame(index, time, to_array(frame, width=width, gray=gray, fast=fast))
 
 
 def frame_at(path: Path, pts_s: float, width: int | None = None) -> np.ndarray:
@@ -99,20 +99,56 @@ def frames_near(
     return result
 
 
-def to_array(frame: AvFrame, *, width: int | None = None, gray: bool = False) -> np.ndarray:
-    """The frame scaled by FFmpeg to ``width`` (as displayed; None: as is), upright, as uint8."""
+def to_array(
+    frame: AvFrame, *, width: int | None = None, gray: bool = False, fast: bool = False
+) -> np.ndarray:
+    """The frame scaled to ``width`` (as displayed; None: as is), upright, as uint8.
+
+    FFmpeg scales, except with ``fast`` on a 4:2:0 frame at least twice ``width``: then the
+    planes are sampled every n-th pixel and converted in numpy, several times cheaper than any
+    swscale filter, and the width comes out near ``width`` rather than exactly it. Good enough to
+    compare frames, not to look at.
+    """
     rotation = normalise_rotation(frame.rotation)
     turned = rotation in (90, 270)
     shown_w, shown_h = (frame.height, frame.width) if turned else (frame.width, frame.height)
     out_w = width or shown_w
     out_h = max(1, round(shown_h * out_w / shown_w))
-    scaled = frame.reformat(
-        width=out_h if turned else out_w,
-        height=out_w if turned else out_h,
-        format="gray" if gray else "rgb24",
-    )
-    image = scaled.to_ndarray()
+    step = shown_w // out_w
+    if fast and step >= 2 and frame.format.name in _SUBSAMPLED_420:
+        image = _sampled(frame, step - step % 2, gray)
+    else:
+        image = frame.reformat(
+            width=out_h if turned else out_w,
+            height=out_w if turned else out_h,
+            format="gray" if gray else "rgb24",
+        ).to_ndarray()
     return np.ascontiguousarray(np.rot90(image, k=rotation // 90)) if rotation else image
+
+
+_SUBSAMPLED_420 = ("yuv420p", "yuvj420p")
+
+
+def _sampled(frame: AvFrame, step: int, gray: bool) -> np.ndarray:
+    """Every ``step``-th pixel of a 4:2:0 frame (``step`` even), as grey or BT.601 RGB."""
+    luma = _plane(frame, 0, frame.height, frame.width)[::step, ::step]
+    full = frame.format.name == "yuvj420p"
+    y = luma.astype(np.float32) if full else (luma.astype(np.float32) - 16) * (255 / 219)
+    if gray:
+        return np.clip(y, 0, 255).astype(np.uint8)
+    half = step // 2
+    rows, cols = luma.shape
+    u = _plane(frame, 1, frame.height // 2, frame.width // 2)[::half, ::half][:rows, :cols]
+    v = _plane(frame, 2, frame.height // 2, frame.width // 2)[::half, ::half][:rows, :cols]
+    scale = 1.0 if full else 255 / 224
+    cb, cr = (u.astype(np.float32) - 128) * scale, (v.astype(np.float32) - 128) * scale
+    rgb = np.stack((y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb), axis=-1)
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def _plane(frame: AvFrame, index: int, height: int, width: int) -> np.ndarray:
+    plane = frame.planes[index]
+    return np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)[:height, :width]
 
 
 class _PacketCounter:

@@ -35,6 +35,8 @@ DETECT_WIDTH = 256
 KEYFRAME_WIDTH = 1280
 """Keyframes are kept at this width at most, enough for OCR of slides."""
 THUMBNAIL_WIDTH = 640
+KEYFRAME_BATCH_SPANS = 8
+"""Spans whose keyframe candidates are decoded together: at most 40 frames of 1280 px held."""
 ENERGY_HOP_S = 0.01
 
 
@@ -103,8 +105,7 @@ def plan_av(path: Path, spec: SegmentationSpec, limits: Limits, workdir: Path) -
         spans = _audio_spans(info, spec, track)
         return AvPlan(info, [PlannedSpan(s, None, None) for s in spans], track)
     spans = _video_spans(path, info, spec, track)
-    fps = frame_rate(info)
-    return AvPlan(info, [_with_keyframe(path, span, fps) for span in spans], track)
+    return AvPlan(info, _with_keyframes(path, spans, frame_rate(info)), track)
 
 
 def _check_complete(path: Path, info: MediaInfo, decoded_s: float, what: str) -> None:
@@ -209,16 +210,36 @@ def _on_timeline(spans: list[Span], timeline: Timeline, spec: SegmentationSpec) 
 # --- keyframes -------------------------------------------------------------------------------
 
 
-def _with_keyframe(path: Path, span: Span, fps: float) -> PlannedSpan:
-    """The sharpest of a few frames around the middle of the span, as a JPEG and a thumbnail."""
-    indices = keyframe_candidates(span)
-    seconds = [span.start_s + (i - span.start_frame) / fps for i in indices]
-    seconds = [min(max(s, span.start_s), span.end_s) for s in seconds]
-    decoded = frames_near(path, seconds, width=KEYFRAME_WIDTH)
-    candidates = [(i, s, decoded[s]) for i, s in zip(indices, seconds, strict=True) if s in decoded]
+def _with_keyframes(path: Path, spans: list[Span], fps: float) -> list[PlannedSpan]:
+    """Each span with the sharpest of a few frames around its middle, as a JPEG and a thumbnail.
+
+    Candidates of several spans are decoded in one forward pass (seeking only across long gaps);
+    a batch of spans at a time bounds the frames held at once.
+    """
+    planned: list[PlannedSpan] = []
+    for start in range(0, len(spans), KEYFRAME_BATCH_SPANS):
+        batch = spans[start : start + KEYFRAME_BATCH_SPANS]
+        candidates = {id(span): _candidate_times(span, fps) for span in batch}
+        wanted = [seconds for times in candidates.values() for _, seconds in times]
+        decoded = frames_near(path, wanted, width=KEYFRAME_WIDTH)
+        planned.extend(_keyframe(span, candidates[id(span)], decoded) for span in batch)
+    return planned
+
+
+def _candidate_times(span: Span, fps: float) -> list[tuple[int, float]]:
+    """(frame index, time) of the keyframe candidates of a span, times kept inside it."""
+    return [
+        (index, min(max(span.start_s + (index - span.start_frame) / fps, span.start_s), span.end_s))
+        for index in keyframe_candidates(span)
+    ]
+
+
+def _keyframe(
+    span: Span, times: list[tuple[int, float]], decoded: dict[float, np.ndarray]
+) -> PlannedSpan:
+    candidates = [(index, s, decoded[s]) for index, s in times if s in decoded]
     if not candidates:
         return PlannedSpan(span, None, None)
     best = pick_keyframe(candidates)
     image = next(pixels for index, _, pixels in candidates if index == best)
-    keyframe = thumbnail(image, KEYFRAME_WIDTH)
-    return PlannedSpan(span, keyframe, thumbnail(image, THUMBNAIL_WIDTH))
+    return PlannedSpan(span, thumbnail(image, KEYFRAME_WIDTH), thumbnail(image, THUMBNAIL_WIDTH))
