@@ -50,6 +50,7 @@ def test_each_slide_becomes_one_scene_at_its_time(meeting: Collection) -> None:
         assert scene.start_s == pytest.approx(slide["start_s"], abs=0.15)
         assert scene.end_s == pytest.approx(slide["end_s"], abs=0.15)
         assert scene.start_frame is not None and scene.end_frame is not None
+        assert scene.fps == pytest.approx(10.0)
         assert scene.thumbnail and scene.thumbnail[:2] == b"\xff\xd8"
         assert slide["title"].lower() in scene.features["ocr@v1/text"].lower()
 

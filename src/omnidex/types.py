@@ -156,6 +156,7 @@ class Segment:
     end_s: float | None = None
     start_frame: int | None = None
     end_frame: int | None = None
+    fps: float | None = None
     text: str | None = None
     image: Callable[[], Image.Image] | None = None
     audio: Callable[[], np.ndarray] | None = None
@@ -178,6 +179,7 @@ class Document(BaseModel):
     end_s: float | None = None
     start_frame: int | None = None
     end_frame: int | None = None
+    fps: float | None = None
     features: dict[str, Any] = Field(default_factory=dict)
     thumbnail: bytes | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -159,6 +159,7 @@ def test_features_round_trip(store: DocumentStore) -> None:
         end_s=9.75,
         start_frame=6,
         end_frame=234,
+        fps=29.97,
         thumbnail=thumbnail,
         spec_version=2,
         extractors=["scene_caption@v1", "text_embedding@v1"],

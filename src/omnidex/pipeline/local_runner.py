@@ -250,6 +250,7 @@ class LocalRunner:
                 end_s=segment.end_s,
                 start_frame=segment.start_frame,
                 end_frame=segment.end_frame,
+                fps=segment.fps,
                 features=segment.features,
                 thumbnail=segment.thumbnail,
                 metadata=record.metadata,

@@ -85,6 +85,7 @@ def segment_av(
             end_s=planned.span.end_s,
             start_frame=planned.span.start_frame if plan.info.has_video else None,
             end_frame=planned.span.end_frame if plan.info.has_video else None,
+            fps=frame_rate(plan.info) if plan.info.has_video else None,
             image=partial(decode_jpeg, planned.keyframe) if planned.keyframe else None,
             audio=_audio_of(plan.track, planned.span),
             thumbnail=planned.thumbnail,

@@ -1,7 +1,7 @@
 """Typed filters over documents: the AST every store compiles, and the parser for ``where`` strings.
 
 Fields are document coordinates (``kind``, ``source``, ``object_id``, ``key``, ``page``,
-``start_s``, ``end_s``, ``start_frame``, ``end_frame``), feature addresses of text or number
+``start_s``, ``end_s``, ``start_frame``, ``end_frame``, ``fps``), feature addresses of text or number
 features (``ocr@v1/confidence``) and user metadata (``metadata.speaker``, or a bare name that is
 none of the above, e.g. ``speaker``). Values are literals; nothing a user types reaches a store
 unparsed.
@@ -29,6 +29,7 @@ DOCUMENT_FIELDS: dict[str, type] = {
     "end_s": float,
     "start_frame": int,
     "end_frame": int,
+    "fps": float,
 }
 
 

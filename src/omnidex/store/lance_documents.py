@@ -65,6 +65,7 @@ _BASE_FIELDS = [
     pa.field("end_s", pa.float64()),
     pa.field("start_frame", pa.int64()),
     pa.field("end_frame", pa.int64()),
+    pa.field("fps", pa.float64()),
     pa.field("metadata", _JSON),
     pa.field("spec_version", pa.int32(), nullable=False),
     pa.field("extractors", pa.list_(pa.utf8())),
