@@ -2,9 +2,9 @@
 
 Fields are document coordinates (``kind``, ``source``, ``object_id``, ``key``, ``page``,
 ``start_s``, ``end_s``, ``start_frame``, ``end_frame``, ``fps``), feature addresses of text or
-number features (``ocr@v1/confidence``) and user metadata (``metadata.speaker``, or a bare name that is
-none of the above, e.g. ``speaker``). Values are literals; nothing a user types reaches a store
-unparsed.
+number features (``ocr@v1/confidence``) and user metadata (``metadata.speaker``, or a bare name
+that is none of the above, e.g. ``speaker``). Values are literals; nothing a user types reaches a
+store unparsed.
 """
 
 from __future__ import annotations
