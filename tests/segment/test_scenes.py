@@ -11,7 +11,6 @@ import pytest
 from omnidex.segment.scenes import (
     AdaptiveContentDetector,
     ContentScorer,
-    FastCutFinder,
     detect_cuts,
     rgb_to_hsv,
 )
@@ -141,28 +140,6 @@ def test_rgb_to_hsv_matches_opencv_scale() -> None:
 def test_bad_frame_shape_raises() -> None:
     with pytest.raises(ValueError, match="frame"):
         ContentScorer().score(np.zeros((4, 4, 4), np.uint8))
-
-
-def two_pass(frames: list[np.ndarray], stride: int) -> list[int]:
-    finder = FastCutFinder()
-    candidates = []
-    for index in range(0, len(frames), stride):
-        candidates.extend(finder.observe(index, frames[index]))
-    candidates.extend(finder.finish())
-    for candidate in candidates:
-        span = range(candidate.start, candidate.end + 1)
-        finder.refine(candidate, ((i, frames[i]) for i in span))
-    return finder.cuts
-
-
-@pytest.mark.parametrize("stride", [5, 10, 15])
-def test_two_pass_finds_the_same_cuts(stride: int) -> None:
-    assert two_pass(six_scenes(), stride) == CUTS
-
-
-def test_two_pass_ignores_fades_and_motion() -> None:
-    assert len(two_pass(fade_through_black(10), 10)) <= 1
-    assert two_pass(list(panning()), 10) == []
 
 
 def slide_frames(changes: list[int], n: int, seed: int = 3) -> list[np.ndarray]:
