@@ -17,7 +17,7 @@ from omnidex.errors import (
     SourceNotFoundError,
     UnsupportedMediaError,
 )
-from omnidex.media.av_probe import OPEN_OPTIONS, probe, safe_probe
+from omnidex.media.av_probe import OPEN_OPTIONS, probe
 
 LIMITS = Limits()
 
@@ -167,13 +167,3 @@ def test_ffmpeg_itself_refuses_playlists(av_media: Any, name: str) -> None:
     path.write_text(PLAYLISTS[name].format(target=target))
     with pytest.raises((av.FFmpegError, OSError, ValueError)):
         av.open(str(path), options=OPEN_OPTIONS)
-
-
-def test_safe_probe_matches_probe(av_media: Any) -> None:
-    clip = av_media.video(audio=av_media.tone(2.0))
-    assert safe_probe(clip, LIMITS) == probe(clip, LIMITS)
-
-
-def test_safe_probe_raises_typed_errors(av_media: Any) -> None:
-    with pytest.raises(LimitExceededError):
-        safe_probe(av_media.video(), Limits(max_duration_s=0.5))

@@ -7,7 +7,8 @@ and ``format_whitelist`` (only real containers: no HLS/DASH playlists, no ``conc
 
 :func:`probe` then enforces ``max_file_bytes``, ``max_video_pixels`` (from the header: a stream
 declaring 100000×100000 is refused without allocating a frame) and ``max_duration_s``; decoding one
-frame only to read the rotation. :func:`safe_probe` runs the same in a sandboxed child process.
+frame only to read the rotation. The segmenter calls it inside the sandbox
+(:mod:`omnidex.media.sandbox`), in the child that then decodes.
 """
 
 from __future__ import annotations
@@ -26,13 +27,12 @@ from av.video.stream import VideoStream
 from omnidex.config import Limits
 from omnidex.errors import (
     CorruptMediaError,
-    EmptyFileError,
     LimitExceededError,
     SourceNotFoundError,
     UnsupportedMediaError,
 )
 from omnidex.media.av_kinds import sniff_av
-from omnidex.media.sandbox import run_isolated
+from omnidex.media.kinds import check_file
 
 ALLOWED_FORMATS = (
     "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,mpeg,flv,asf,ivf,"
@@ -40,7 +40,6 @@ ALLOWED_FORMATS = (
 )
 """The demuxers FFmpeg may use: containers that cannot reference other files or URLs."""
 OPEN_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": ALLOWED_FORMATS}
-PROBE_TIMEOUT_S = 30.0
 _PLAYLIST_MARKERS = (b"#EXTM3U", b"ffconcat", b"<?xml", b"<MPD", b"[playlist]", b"file ")
 _VFR_SAMPLE_PACKETS = 240
 _VFR_TOLERANCE = 0.05
@@ -99,30 +98,6 @@ def probe(path: Path, limits: Limits) -> MediaInfo:
         if video is not None:
             info = _with_video(info, container, video, source)
         return info
-
-
-def safe_probe(path: Path, limits: Limits) -> MediaInfo:
-    """:func:`probe` in a sandboxed child process, killed after a short timeout."""
-    timeout_s = min(PROBE_TIMEOUT_S, limits.decode_timeout_s)
-    return run_isolated(probe, path, limits, timeout_s=timeout_s, source=str(path))
-
-
-def check_file(path: Path, limits: Limits) -> int:
-    """The file's size; SourceNotFoundError, EmptyFileError or LimitExceededError otherwise."""
-    source = str(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError as exc:
-        raise SourceNotFoundError(f"{path}: no such file", source=source) from exc
-    if size == 0:
-        raise EmptyFileError(f"{path}: the file is empty", source=source)
-    if size > limits.max_file_bytes:
-        raise LimitExceededError(
-            f"{path}: {size} bytes is over the limit of {limits.max_file_bytes}",
-            source=source,
-            limit="max_file_bytes",
-        )
-    return size
 
 
 def open_input(path: Path) -> InputContainer:

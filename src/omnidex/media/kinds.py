@@ -48,18 +48,7 @@ def detect_kind(path: Path, limits: Limits) -> ObjectKind:
     """``"pdf"``, ``"image"``, ``"video"``, ``"audio"`` or ``"text"``; a typed SourceError for
     anything else."""
     source = str(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError as exc:
-        raise SourceNotFoundError(f"{path}: no such file", source=source) from exc
-    if size == 0:
-        raise EmptyFileError(f"{path}: the file is empty", source=source)
-    if size > limits.max_file_bytes:
-        raise LimitExceededError(
-            f"{path}: {size} bytes is over the limit of {limits.max_file_bytes}",
-            source=source,
-            limit="max_file_bytes",
-        )
+    check_file(path, limits)
     with path.open("rb") as handle:
         head = handle.read(_HEAD_BYTES)
     if head.startswith(b"%PDF-"):
@@ -76,6 +65,24 @@ def detect_kind(path: Path, limits: Limits) -> ObjectKind:
     raise UnsupportedMediaError(
         f"{path}: unsupported media; it looks like {describe(path, head)}", source=source
     )
+
+
+def check_file(path: Path, limits: Limits) -> int:
+    """The file's size; SourceNotFoundError, EmptyFileError or LimitExceededError otherwise."""
+    source = str(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise SourceNotFoundError(f"{path}: no such file", source=source) from exc
+    if size == 0:
+        raise EmptyFileError(f"{path}: the file is empty", source=source)
+    if size > limits.max_file_bytes:
+        raise LimitExceededError(
+            f"{path}: {size} bytes is over the limit of {limits.max_file_bytes}",
+            source=source,
+            limit="max_file_bytes",
+        )
+    return size
 
 
 def image_format(head: bytes) -> str | None:

@@ -12,7 +12,7 @@ matched by a decoded frame), so the index stays right with variable frame rates,
 ``skip_nonkey`` (skipped frames still count) and after a seek (packets before ``start_s`` are
 counted by demuxing them without decoding). Callers that only need times use ``pts_s``.
 
-Limits are not checked here: probe a file (``av_probe.safe_probe``) before decoding it.
+Limits are not checked here: probe a file (``av_probe.probe``) before decoding it.
 """
 
 from __future__ import annotations
