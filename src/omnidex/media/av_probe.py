@@ -32,6 +32,7 @@ from omnidex.errors import (
     UnsupportedMediaError,
 )
 from omnidex.media.av_kinds import sniff_av
+from omnidex.media.images import check_pixels
 from omnidex.media.kinds import check_file
 
 ALLOWED_FORMATS = (
@@ -142,13 +143,7 @@ def _check_pixels(video: VideoStream, limits: Limits, source: str) -> None:
     width, height = video.codec_context.width, video.codec_context.height
     if width <= 0 or height <= 0:
         raise CorruptMediaError(f"{source}: the video stream has no frame size", source=source)
-    if width * height > limits.max_video_pixels:
-        raise LimitExceededError(
-            f"{source}: {width}x{height} = {width * height} pixels is over the limit of "
-            f"{limits.max_video_pixels} (max_video_pixels)",
-            source=source,
-            limit="max_video_pixels",
-        )
+    check_pixels((width, height), limits, source, limit="max_video_pixels")
 
 
 def _duration(container: InputContainer, size: int, source: str) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import struct
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 from PIL import Image, ImageFile, ImageOps
 
@@ -39,15 +39,21 @@ def open_image(path: Path, limits: Limits) -> Image.Image:
         raise CorruptMediaError(f"{path}: cannot decode the image: {exc}", source=source) from exc
 
 
-def check_pixels(size: tuple[int, int], limits: Limits, source: str) -> None:
-    """LimitExceededError when ``width × height`` is over ``max_image_pixels``."""
+def check_pixels(
+    size: tuple[int, int],
+    limits: Limits,
+    source: str,
+    limit: Literal["max_image_pixels", "max_video_pixels"] = "max_image_pixels",
+) -> None:
+    """LimitExceededError when ``width × height`` is over the pixel limit named ``limit``."""
     width, height = size
-    if width * height > limits.max_image_pixels:
+    allowed = getattr(limits, limit)
+    if width * height > allowed:
         raise LimitExceededError(
             f"{source}: {width}x{height} = {width * height} pixels is over the limit of "
-            f"{limits.max_image_pixels} (max_image_pixels)",
+            f"{allowed} ({limit})",
             source=source,
-            limit="max_image_pixels",
+            limit=limit,
         )
 
 
