@@ -3,12 +3,14 @@
 Encodes a 60 s 1080p30 H.264 clip with 20 hard cuts at known frames (panning textures, so every
 shot moves), then measures on it, in frames per second of video:
 
-(a) a bare PyAV decode of every frame at full size (threads on, nothing converted);
+(a) a bare PyAV decode of every frame at full size, nothing converted, with frame threads and with
+    slice threads, the faster of the two;
 (b) PySceneDetect's AdaptiveDetector through its own API (OpenCV backend, its auto downscale);
 (c) omnidex ``split="scene"`` through its real path (``segment_av``): the sandboxed child probes,
-    decodes with the loop filter skipped and frames scaled to 256 px wide by swscale's fast
-    bilinear filter, runs ``AdaptiveContentDetector``, then picks and encodes a keyframe and a
-    640 px thumbnail for every scene.
+    indexes the packets, decodes the reference frames to find candidate cuts, then decodes every
+    frame around each candidate for the adaptive content detector and the keyframe candidates of
+    each scene, and encodes a keyframe and a 640 px thumbnail per scene
+    (``omnidex.segment.scene_scan``).
 
 It also makes a 10-minute clip (the 60 s one remuxed ten times, no re-encode) and reports the peak
 RSS of the child process that segments it with (c), goal < 1 GB.
@@ -83,14 +85,21 @@ def encode_clip(path: Path, cuts: list[int]) -> None:
         container.mux(stream.encode())
 
 
-def bare_decode(path: Path) -> int:
-    """(a): decode every frame, convert nothing; returns the frame count."""
+def bare_decode(path: Path, threads: str) -> int:
+    """(a): decode every frame with FFmpeg's ``threads`` type, convert nothing; the frame count."""
     import av
 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream.thread_type = threads
         return sum(1 for _ in container.decode(stream))
+
+
+def fastest_bare_decode(path: Path) -> tuple[int, float]:
+    """(a) with frame threads and with slice threads (which one wins depends on how the file was
+    encoded: one slice per frame or several); the faster of the two."""
+    runs = [timed(bare_decode, path, threads) for threads in ("AUTO", "SLICE")]
+    return min(runs, key=lambda run: run[1])
 
 
 def omnidex_cuts(path: Path) -> list[int]:
@@ -191,7 +200,7 @@ def measure(python: str | None) -> dict[str, Any]:
         encode_clip(clip, truth)
         repeat_clip(clip, long_clip, 10)
         rss_mb = peak_child_rss_mb(long_clip)
-        n_frames, bare_s = timed(bare_decode, clip)
+        n_frames, bare_s = fastest_bare_decode(clip)
         ours, ours_s = timed(omnidex_cuts, clip)
         theirs = run_scenedetect(clip, python)
     result: dict[str, Any] = {

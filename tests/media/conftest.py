@@ -39,6 +39,7 @@ def make_video(
     *,
     n_frames: int = 50,
     codec: str = "libx264",
+    codec_options: dict[str, str] | None = None,
     audio: np.ndarray | None = None,
     sample_rate: int = 16_000,
     audio_codec: str = "aac",
@@ -47,15 +48,16 @@ def make_video(
 ) -> Path:
     """Encode RGB ``frames`` (a list, or a function of the frame index called ``n_frames`` times).
 
-    ``rotate`` sets the display matrix (degrees counter-clockwise, as FFmpeg stores it); ``vfr``
-    makes odd frames last three times as long as even ones (timestamps in milliseconds).
+    ``codec_options`` go to the encoder (libx264's defaults give B-frames, some of them reference
+    frames); ``rotate`` sets the display matrix (degrees counter-clockwise, as FFmpeg stores it);
+    ``vfr`` makes odd frames last three times as long as even ones (timestamps in milliseconds).
     """
     import av
 
     images = frames if isinstance(frames, list) else [frames(i) for i in range(n_frames)]
     height, width = images[0].shape[:2]
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
+        stream = container.add_stream(codec, rate=fps, options=codec_options or {})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         if vfr:
             stream.time_base = _VFR_TIME_BASE

@@ -1,4 +1,4 @@
-"""Shot-boundary detection on synthetic frames: hard cuts, fades, camera motion, the two passes."""
+"""Shot-boundary detection on synthetic frames: hard cuts, fades, camera motion."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from omnidex.segment.scenes import (
     AdaptiveContentDetector,
     ContentScorer,
+    CutRule,
     detect_cuts,
     rgb_to_hsv,
 )
@@ -169,5 +170,5 @@ def test_slide_changes_in_a_static_recording_are_cuts() -> None:
 def test_slide_changes_are_below_pyscenedetects_floor() -> None:
     """The same frames with the static rule off: the plain detector sees nothing."""
     changes = [90, 200, 330]
-    plain = AdaptiveContentDetector(static_content_val=float("inf"))
+    plain = AdaptiveContentDetector(rule=CutRule(static_content_val=float("inf")))
     assert detect_cuts(slide_frames(changes, 450), plain) == []

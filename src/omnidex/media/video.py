@@ -1,25 +1,28 @@
 """Streaming video decoding: frames at the size the next step needs, upright, one at a time.
 
-:func:`iter_frames` is a generator over one open container: it holds the decoder's few reference
-frames and the frame it yields, never the clip. FFmpeg scales each frame (``reformat``) to the
-requested width before it becomes a numpy array, so a 4K source costs 4K pixels only inside the
-decoder. Frames are turned upright per the stream's display matrix (``frame.rotation``).
+Two ways to walk a stream, both holding only the decoder's few reference frames and the frame they
+yield, never the clip:
 
-**Frame indices.** A frame's ``index`` is its position in presentation order among *all* frames of
-the stream from its start, whatever is skipped: it is the number of video packets whose timestamp is
-lower than the frame's. Packets are counted as they are demuxed (a small heap holds those not yet
-matched by a decoded frame), so the index stays right with variable frame rates, with
-``skip_nonkey`` (skipped frames still count) and after a seek (packets before ``start_s`` are
-counted by demuxing them without decoding). Callers that only need times use ``pts_s``.
+- :func:`iter_frames` decodes every frame in order; a frame's ``index`` is its position.
+- :func:`decode_frames` decodes only what is asked, by frame index from a :class:`FrameIndex`
+  (one demux of the stream, no decoding): every frame inside some ranges, and reference frames
+  elsewhere. Non-reference frames outside the ranges are skipped by the decoder itself
+  (``skip_frame=NONREF``), which is exact: nothing else refers to them, so every frame it does
+  decode is the frame a full decode gives, for every codec. With ``picks`` it also seeks over the
+  stretches that hold nothing wanted.
 
-Limits are not checked here: probe a file (``av_probe.probe``) before decoding it.
+FFmpeg scales each frame (``reformat``) to the requested width before it becomes a numpy array, so
+a 4K source costs 4K pixels only inside the decoder. Frames are turned upright per the stream's
+display matrix (``frame.rotation``). Limits are not checked here: probe a file
+(``av_probe.probe``) before decoding it.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterator
-from dataclasses import dataclass
+import bisect
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
@@ -27,6 +30,7 @@ import numpy as np
 from av.codec.context import ThreadType
 from av.container import InputContainer
 from av.video.frame import VideoFrame as AvFrame
+from av.video.reformatter import VideoReformatter
 from av.video.stream import VideoStream
 
 from omnidex.errors import CorruptMediaError, UnsupportedMediaError
@@ -45,38 +49,210 @@ class VideoFrame:
     image: np.ndarray
 
 
-def iter_frames(
-    path: Path,
-    *,
-    width: int | None = None,
-    gray: bool = False,
-    start_s: float = 0,
-    end_s: float | None = None,
-    skip_nonkey: bool = False,
-    fast: bool = False,
-    threads: int = 0,
-) -> Iterator[VideoFrame]:
-    """Decode frames in ``[start_s, end_s]`` one at a time, ``width`` pixels wide (as displayed).
+@dataclass(frozen=True)
+class DecodedFrame:
+    """One frame as the decoder gave it; ``to_array`` turns it into pixels."""
 
-    ``skip_nonkey`` decodes key frames only; ``fast`` trades exactness for speed (no loop filter,
-    frame threading); ``threads`` is the decoder's thread count (0: FFmpeg picks).
+    index: int
+    pts_s: float
+    frame: AvFrame
+
+    @property
+    def is_key(self) -> bool:
+        """Whether decoding can start at this frame (the decoder says so, not the container)."""
+        return bool(self.frame.key_frame)
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    """Every frame of a video stream, from one demux: presentation times and seek points.
+
+    ``pts`` holds each frame's timestamp in presentation order, so a frame's index is the position
+    of its timestamp; ``keyframes`` the indices of frames a decoder can start from, as the container
+    flags them (AVI flags some that are not: a decode that sees the frames knows better, see
+    ``DecodedFrame.is_key``).
+    """
+
+    pts: tuple[int, ...]
+    keyframes: tuple[int, ...]
+    time_base: float
+
+    @classmethod
+    def build(cls, path: Path) -> FrameIndex | None:
+        """The index of ``path``'s video stream; None when packets lack distinct timestamps."""
+        with open_input(path) as container:
+            stream = _video_of(container, path)
+            stamps: list[int] = []
+            keys: list[int] = []
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                if packet.pts is None:
+                    return None
+                if packet.is_keyframe:
+                    keys.append(packet.pts)
+                stamps.append(packet.pts)
+            base = float(stream.time_base) if stream.time_base else 0.0
+        pts = tuple(sorted(stamps))
+        if not pts or not base or len(set(pts)) != len(pts):
+            return None
+        keyframes = tuple(sorted(bisect.bisect_left(pts, k) for k in keys)) or (0,)
+        return cls(pts, keyframes, base)
+
+    def __len__(self) -> int:
+        return len(self.pts)
+
+    def index_of(self, pts: int) -> int:
+        """The index of the frame with timestamp ``pts`` (of the one after it, if none has it)."""
+        return bisect.bisect_left(self.pts, pts)
+
+    def seconds(self, index: int) -> float:
+        return self.pts[index] * self.time_base
+
+    def times(self) -> list[float]:
+        """Start time of every frame, in seconds."""
+        return [p * self.time_base for p in self.pts]
+
+    def key_before(self, index: int) -> int:
+        """The last seek point at or before frame ``index``."""
+        return self.keyframes[max(0, bisect.bisect_right(self.keyframes, index) - 1)]
+
+
+def iter_frames(
+    path: Path, *, width: int | None = None, gray: bool = False, fast: bool = False
+) -> Iterator[VideoFrame]:
+    """Every frame in presentation order, at most ``width`` pixels wide (as displayed).
+
+    ``fast`` trades exactness for speed: no loop filter, a cheap scaling filter.
     """
     with open_input(path) as container:
         stream = _video_of(container, path)
-        _configure(stream, skip_nonkey=skip_nonkey, fast=fast, threads=threads)
-        counter = _PacketCounter()
-        if start_s > 0:
-            counter.skip_until(container, stream, start_s)
+        _configure(stream, fast=fast, threads=ThreadType.AUTO)
+        position = 0
         for packet in container.demux(stream):
-            counter.add(packet.pts, stream, start_s)
             for frame in _decode(packet, path):
-                time = _time(frame)
-                index = counter.index_of(frame.pts)
-                if time < start_s:
-                    continue
-                if end_s is not None and time > end_s:
-                    return
-                yield VideoFrame(index, time, to_array(frame, width=width, gray=gray, fast=fast))
+                image = to_array(frame, width=width, gray=gray, fast=fast)
+                yield VideoFrame(position, _time(frame), image)
+                position += 1
+
+
+def decode_frames(
+    path: Path,
+    index: FrameIndex,
+    *,
+    ranges: Sequence[tuple[int, int]] = (),
+    picks: Collection[int] | None = None,
+    fast: bool = False,
+) -> Iterator[DecodedFrame]:
+    """Frames of ``path`` in order: every one in ``ranges`` (half-open ``[start, end)`` frame
+    ranges), and the reference frames among ``picks`` (every reference frame when None).
+
+    A non-reference frame outside the ranges is never decoded, so a pick that is one does not come
+    out. With ``picks`` given, the decoder seeks to the key frame before each stretch of wanted
+    frames that lies past a key frame. ``fast`` skips the loop filter: faster, and no longer exact.
+    Raises ``UnorderedTimestamps`` when the stream's timestamps cannot be trusted to order frames.
+    """
+    wanted = _Wanted(ranges, picks)
+    with open_input(path) as container:
+        stream = _video_of(container, path)
+        _configure(stream, fast=fast, threads=ThreadType.SLICE)
+        for number, stretch in enumerate(wanted.stretches(index)):
+            key = stretch.key
+            while True:
+                try:
+                    seek = key > 0 or number > 0
+                    yield from _read(container, stream, index, wanted, stretch, key, seek, path)
+                    break
+                except _Overshot:
+                    key = index.key_before(key - 1)
+
+
+@dataclass(frozen=True)
+class _Stretch:
+    """Wanted frames ``first`` to ``last`` (None: to the end), reached from seek point ``key``."""
+
+    key: int
+    first: int
+    last: int | None
+
+
+class UnorderedTimestamps(Exception):
+    """Frames come out of the decoder out of timestamp order, so a ``FrameIndex`` cannot place
+    them (AVI stores decoding times, and with B-frames those are not presentation times)."""
+
+
+class _Overshot(Exception):
+    """A seek landed past the frame it was meant to reach."""
+
+
+def _read(
+    container: InputContainer,
+    stream: VideoStream,
+    index: FrameIndex,
+    wanted: _Wanted,
+    stretch: _Stretch,
+    key: int,
+    seek: bool,
+    path: Path,
+) -> Iterator[DecodedFrame]:
+    """Decode one stretch from seek point ``key``. Raises ``_Overshot``, having yielded nothing,
+    when the first frame out lies past ``stretch.first``: some containers (AVI) seek by decoding
+    time, not presentation time, and land a little late; the caller then starts earlier."""
+    if seek:
+        container.seek(index.pts[key], stream=stream, backward=True)
+    context = stream.codec_context
+    started, previous = False, -1
+    for packet in container.demux(stream):
+        inside = packet.pts is not None and wanted.in_range(index.index_of(packet.pts))
+        context.skip_frame = "DEFAULT" if inside else "NONREF"
+        placed = [
+            (min(index.index_of(f.pts), len(index) - 1), f)
+            for f in _decode(packet, path)
+            if f.pts is not None
+        ]
+        if placed and not started:
+            if placed[0][0] > stretch.first and key > 0:
+                raise _Overshot
+            started = True
+        for at, frame in placed:
+            if at <= previous:
+                raise UnorderedTimestamps(f"{path}: frame timestamps are out of order")
+            previous = at
+            if wanted.wants(at):
+                yield DecodedFrame(at, index.seconds(at), frame)
+        if stretch.last is not None and any(at >= stretch.last for at, _ in placed):
+            return
+
+
+class _Wanted:
+    """Which frames ``decode_frames`` yields, and how it reaches them."""
+
+    def __init__(self, ranges: Sequence[tuple[int, int]], picks: Collection[int] | None) -> None:
+        self.ranges = sorted((s, e) for s, e in ranges if e > s)
+        self._starts = [s for s, _ in self.ranges]
+        self.picks = None if picks is None else frozenset(picks)
+
+    def in_range(self, index: int) -> bool:
+        at = bisect.bisect_right(self._starts, index) - 1
+        return at >= 0 and index < self.ranges[at][1]
+
+    def wants(self, index: int) -> bool:
+        return self.picks is None or index in self.picks or self.in_range(index)
+
+    def stretches(self, index: FrameIndex) -> list[_Stretch]:
+        """What to decode: all of it at once without picks; else a new stretch wherever a key
+        frame lies between one wanted frame and the next."""
+        if self.picks is None:
+            return [_Stretch(0, 0, None)]
+        stretches: list[_Stretch] = []
+        for start, end in sorted([*((p, p + 1) for p in self.picks), *self.ranges]):
+            key = index.key_before(start)
+            last = stretches[-1].last if stretches else None
+            if stretches and last is not None and key <= last:
+                stretches[-1] = replace(stretches[-1], last=max(last, end - 1))
+            else:
+                stretches.append(_Stretch(key, start, end - 1))
+        return stretches
 
 
 def frame_at(path: Path, pts_s: float, width: int | None = None) -> np.ndarray:
@@ -102,88 +278,25 @@ def frames_near(
 def to_array(
     frame: AvFrame, *, width: int | None = None, gray: bool = False, fast: bool = False
 ) -> np.ndarray:
-    """The frame scaled to ``width`` (as displayed; None: as is), upright, as uint8.
+    """The frame at most ``width`` pixels wide (as displayed; None: as is), upright, as uint8:
+    frames narrower than ``width`` keep their size.
 
-    FFmpeg scales, except with ``fast`` on a 4:2:0 frame at least twice ``width``: then the
-    planes are sampled every n-th pixel and converted in numpy, several times cheaper than any
-    swscale filter, and the width comes out near ``width`` rather than exactly it. Good enough to
-    compare frames, not to look at.
+    ``fast`` scales with swscale's fast bilinear filter: good enough to compare frames, not to
+    look at.
     """
     rotation = normalise_rotation(frame.rotation)
     turned = rotation in (90, 270)
     shown_w, shown_h = (frame.height, frame.width) if turned else (frame.width, frame.height)
-    out_w = width or shown_w
+    out_w = min(width, shown_w) if width else shown_w
     out_h = max(1, round(shown_h * out_w / shown_w))
-    step = shown_w // out_w
-    if fast and step >= 2 and frame.format.name in _SUBSAMPLED_420:
-        image = _sampled(frame, step - step % 2, gray)
-    else:
-        image = frame.reformat(
-            width=out_h if turned else out_w,
-            height=out_w if turned else out_h,
-            format="gray" if gray else "rgb24",
-        ).to_ndarray()
+    image = _reformat(
+        frame,
+        out_h if turned else out_w,
+        out_w if turned else out_h,
+        "gray" if gray else "rgb24",
+        "FAST_BILINEAR" if fast else "BILINEAR",
+    )
     return np.ascontiguousarray(np.rot90(image, k=rotation // 90)) if rotation else image
-
-
-_SUBSAMPLED_420 = ("yuv420p", "yuvj420p")
-
-
-def _sampled(frame: AvFrame, step: int, gray: bool) -> np.ndarray:
-    """Every ``step``-th pixel of a 4:2:0 frame (``step`` even), as grey or BT.601 RGB."""
-    luma = _plane(frame, 0, frame.height, frame.width)[::step, ::step]
-    full = frame.format.name == "yuvj420p"
-    y = luma.astype(np.float32) if full else (luma.astype(np.float32) - 16) * (255 / 219)
-    if gray:
-        return np.clip(y, 0, 255).astype(np.uint8)
-    half = step // 2
-    rows, cols = luma.shape
-    u = _plane(frame, 1, frame.height // 2, frame.width // 2)[::half, ::half][:rows, :cols]
-    v = _plane(frame, 2, frame.height // 2, frame.width // 2)[::half, ::half][:rows, :cols]
-    scale = 1.0 if full else 255 / 224
-    cb, cr = (u.astype(np.float32) - 128) * scale, (v.astype(np.float32) - 128) * scale
-    rgb = np.stack((y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb), axis=-1)
-    return np.clip(rgb, 0, 255).astype(np.uint8)
-
-
-def _plane(frame: AvFrame, index: int, height: int, width: int) -> np.ndarray:
-    plane = frame.planes[index]
-    return np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)[:height, :width]
-
-
-class _PacketCounter:
-    """Counts video packets by timestamp, to give each decoded frame its presentation index."""
-
-    def __init__(self) -> None:
-        self._pending: list[int] = []
-        self._before = 0
-        self._floor: int | None = None
-
-    def skip_until(self, container: InputContainer, stream: VideoStream, start_s: float) -> None:
-        """Count the packets before ``start_s`` without decoding, then seek back before it."""
-        for packet in container.demux(stream):
-            if packet.dts is not None and _seconds(packet.dts, stream) >= start_s:
-                break  # pts >= dts: no later packet can be earlier than start_s
-            if packet.pts is not None and _seconds(packet.pts, stream) < start_s:
-                self._before += 1
-        self._floor = round(start_s / float(stream.time_base)) if stream.time_base else 0
-        container.seek(self._floor, stream=stream, backward=True)
-
-    def add(self, pts: int | None, stream: VideoStream, start_s: float) -> None:
-        if pts is None or (self._floor is not None and _seconds(pts, stream) < start_s):
-            return
-        heapq.heappush(self._pending, pts)
-
-    def index_of(self, pts: int | None) -> int:
-        """Packets with a lower timestamp than ``pts``, all counted (the frame's own too)."""
-        while self._pending and (pts is None or self._pending[0] < pts):
-            heapq.heappop(self._pending)
-            self._before += 1
-        index = self._before
-        if self._pending and self._pending[0] == pts:
-            heapq.heappop(self._pending)
-            self._before += 1
-        return index
 
 
 def _shown_at(
@@ -216,14 +329,14 @@ def _video_of(container: InputContainer, path: Path) -> VideoStream:
     return stream
 
 
-def _configure(stream: VideoStream, *, skip_nonkey: bool, fast: bool, threads: int) -> None:
+def _configure(stream: VideoStream, *, fast: bool, threads: ThreadType) -> None:
+    """Frame threads suit decoding every frame; slice threads suit skipping, where a chain of
+    reference frames leaves frame threads little to share and slices still split each frame."""
     context = stream.codec_context
-    if skip_nonkey:
-        context.skip_frame = "NONKEY"
     if fast:
         context.options = {**context.options, "skip_loop_filter": "all"}
-        context.thread_type = ThreadType.AUTO
-    context.thread_count = threads
+    context.thread_type = threads
+    context.thread_count = 0
 
 
 def _decode(packet: av.Packet, path: Path) -> list[AvFrame]:
@@ -239,5 +352,28 @@ def _time(frame: AvFrame) -> float:
     return float(frame.time) if frame.time is not None else 0.0
 
 
-def _seconds(pts: int, stream: VideoStream) -> float:
-    return float(pts * stream.time_base) if stream.time_base else 0.0
+def small_yuv(frame: AvFrame, width: int) -> np.ndarray:
+    """The frame as a small 4:2:0 picture at most ``width`` wide, its Y plane then U and V
+    stacked (as stored, not turned upright): the cheapest picture that still sees colour."""
+    out_w = max(2, min(width, frame.width) // 2 * 2)
+    out_h = max(2, round(frame.height * out_w / frame.width / 2) * 2)
+    return _reformat(frame, out_w, out_h, "yuv420p", "FAST_BILINEAR")
+
+
+_local = threading.local()
+
+
+def _reformat(
+    frame: AvFrame, width: int, height: int, format: str, interpolation: str
+) -> np.ndarray:
+    """``frame.reformat(...)`` with a scaler kept per output shape (and thread): building
+    FFmpeg's scaler anew for every frame, as ``frame.reformat`` does, costs more than scaling."""
+    scalers: dict[tuple[object, ...], VideoReformatter] = _local.__dict__.setdefault("scalers", {})
+    key = (frame.width, frame.height, frame.format.name, width, height, format, interpolation)
+    scaler = scalers.get(key)
+    if scaler is None:
+        scaler = scalers[key] = VideoReformatter()
+    out = scaler.reformat(
+        frame, width=width, height=height, format=format, interpolation=interpolation
+    )
+    return out.to_ndarray()

@@ -2,10 +2,11 @@
 
 All decoding happens in :func:`plan_av`, which :func:`segment_av` runs in a child process with the
 decode time limit (:mod:`omnidex.media.sandbox`): a hostile file can hang or crash that child, not
-the caller. The child streams the video twice at most — once small and fast for shot detection,
-then a few frames near the middle of each span for its keyframe — and writes the audio track once,
-16 kHz mono float32, to a file in ``workdir``; each segment's ``audio`` reads its span from that
-file lazily, so memory stays flat with length.
+the caller. Scenes and their keyframes come from :mod:`omnidex.segment.scene_scan`'s two passes
+(reference frames, then only around candidate cuts and keyframes); a stream that cannot be indexed
+is decoded whole instead. The child writes the audio track once, 16 kHz mono float32, to a file in
+``workdir``; each segment's ``audio`` reads its span from that file lazily, so memory stays flat
+with length.
 """
 
 from __future__ import annotations
@@ -24,17 +25,19 @@ from omnidex.errors import CorruptMediaError
 from omnidex.media.audio import AudioTrack, decode_audio_to_file
 from omnidex.media.av_probe import MediaInfo, probe
 from omnidex.media.sandbox import run_isolated
-from omnidex.media.video import frames_near, iter_frames
-from omnidex.segment.keyframes import keyframe_candidates, pick_keyframe, thumbnail
+from omnidex.media.video import FrameIndex, UnorderedTimestamps, frames_near, iter_frames
+from omnidex.segment.keyframes import (
+    KEYFRAME_WIDTH,
+    THUMBNAIL_WIDTH,
+    keyframe_candidates,
+    pick_keyframe,
+    thumbnail,
+)
+from omnidex.segment.scene_scan import DETECT_WIDTH, scan_scenes
 from omnidex.segment.scenes import AdaptiveContentDetector
 from omnidex.segment.spans import Span, Timeline, plan_spans, silence_spans
 from omnidex.types import Segment, SegmentationSpec, SegmentKind
 
-DETECT_WIDTH = 256
-"""Frames are scored for shot changes at this width: cuts do not need detail."""
-KEYFRAME_WIDTH = 1280
-"""Keyframes are kept at this width at most, enough for OCR of slides."""
-THUMBNAIL_WIDTH = 640
 KEYFRAME_BATCH_SPANS = 8
 """Spans whose keyframe candidates are decoded together: at most 40 frames of 1280 px held."""
 ENERGY_HOP_S = 0.01
@@ -105,8 +108,35 @@ def plan_av(path: Path, spec: SegmentationSpec, limits: Limits, workdir: Path) -
     if not info.has_video:
         spans = _audio_spans(info, spec, track)
         return AvPlan(info, [PlannedSpan(s, None, None) for s in spans], track)
+    if spec.split == "scene" and (scenes := _scanned_scenes(path, info, spec)) is not None:
+        return AvPlan(info, scenes, track)
     spans = _video_spans(path, info, spec, track)
     return AvPlan(info, _with_keyframes(path, spans, frame_rate(info)), track)
+
+
+def _scanned_scenes(
+    path: Path, info: MediaInfo, spec: SegmentationSpec
+) -> list[PlannedSpan] | None:
+    """Scenes by the two-pass scan, keyframes it did not find from a separate decode; None when
+    the stream's timestamps cannot index its frames."""
+    fps = frame_rate(info)
+    index = FrameIndex.build(path)
+    if index is None:
+        return None
+    try:
+        scan = scan_scenes(
+            path, index, fps, min_segment_s=spec.min_segment_s, max_segment_s=spec.max_segment_s
+        )
+    except UnorderedTimestamps:
+        return None
+    _check_complete(path, info, scan.decoded_until_s, "pictures")
+    spans = plan_spans(scan.timeline, scan.cuts, spec.min_segment_s, spec.max_segment_s)
+    found = {span: scan.keyframe_for(span) for span in spans}
+    missing = iter(_with_keyframes(path, [s for s, k in found.items() if k is None], fps))
+    return [
+        PlannedSpan(span, k.image, k.thumbnail) if k is not None else next(missing)
+        for span, k in found.items()
+    ]
 
 
 def _check_complete(path: Path, info: MediaInfo, decoded_s: float, what: str) -> None:
@@ -164,7 +194,7 @@ def _audio_spans(info: MediaInfo, spec: SegmentationSpec, track: AudioTrack | No
 
 
 def _scene_spans(path: Path, info: MediaInfo, spec: SegmentationSpec) -> list[Span]:
-    """One fast, small pass over every frame: shot boundaries, then merge and split."""
+    """One fast, small pass over every frame (for streams ``FrameIndex`` cannot index)."""
     detector = AdaptiveContentDetector()
     cuts: list[int] = []
     pts: list[float] = []

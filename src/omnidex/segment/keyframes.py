@@ -13,6 +13,11 @@ from PIL import Image
 from omnidex.media.images import thumbnail_jpeg
 from omnidex.segment.spans import Span
 
+KEYFRAME_WIDTH = 1280
+"""Keyframes are kept at this width at most, enough for OCR of slides."""
+THUMBNAIL_WIDTH = 640
+_MIDDLE = (0.25, 0.75)
+"""The middle half of a span, where keyframes are looked for."""
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
@@ -35,9 +40,20 @@ def keyframe_candidates(span: Span, k: int = 5) -> list[int]:
         return []
     if k == 1:
         return [span.start_frame + length // 2]
-    fractions = [0.25 + 0.5 * i / (k - 1) for i in range(k)]
+    low, high = _MIDDLE
+    fractions = [low + (high - low) * i / (k - 1) for i in range(k)]
     picks = {span.start_frame + min(length - 1, int(length * f)) for f in fractions}
     return sorted(picks)
+
+
+def in_middle_half(span: Span, frame: int, slack: int = 0) -> bool:
+    """Whether ``frame`` lies where ``keyframe_candidates`` looks, the middle half of ``span``,
+    give or take ``slack`` frames (kept inside the span)."""
+    length = span.end_frame - span.start_frame
+    low, high = _MIDDLE
+    first = max(span.start_frame, span.start_frame + int(length * low) - slack)
+    last = min(span.end_frame - 1, span.start_frame + min(length - 1, int(length * high)) + slack)
+    return length > 0 and first <= frame <= last
 
 
 def pick_keyframe(candidates: list[tuple[int, float, np.ndarray]]) -> int:

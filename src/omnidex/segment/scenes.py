@@ -141,11 +141,10 @@ class Judged:
 class AdaptiveRatio:
     """Streams ``(index, score)`` pairs and judges each once its window is known (or at flush)."""
 
-    def __init__(self, window_width: int, min_content_val: float) -> None:
+    def __init__(self, window_width: int) -> None:
         if window_width < 1:
             raise ValueError("window_width must be at least 1")
         self.window_width = window_width
-        self.min_content_val = min_content_val
         self._buffer: deque[tuple[int, float]] = deque(maxlen=2 * window_width + 1)
         self._next = 0
         """Position in the buffer of the next pair to judge."""
@@ -179,25 +178,65 @@ class AdaptiveRatio:
         return Judged(index, score, ratio, mean)
 
 
+@dataclass(frozen=True)
+class CutRule:
+    """When a judged frame starts a new scene, before ``min_scene_len`` is applied."""
+
+    adaptive_threshold: float = 3.0
+    min_content_val: float = 15.0
+    static_content_val: float = 2.0
+
+    def is_cut(self, frame: Judged) -> bool:
+        strong = frame.score >= self.min_content_val
+        # a slide change is a small change (some text on a white page) against a static
+        # background; PySceneDetect's floor of 15 misses it, so static shots get a lower one
+        static = frame.score >= self.static_content_val and frame.background <= STATIC_BACKGROUND
+        return frame.ratio >= self.adaptive_threshold and (strong or static)
+
+
+DEFAULT_RULE = CutRule()
+
+
+def keep_apart(cuts: Iterable[int], *, first: int, min_scene_len: int) -> list[int]:
+    """The cuts (in order) that start at least ``min_scene_len`` frames after the previous kept
+    cut, or after the ``first`` frame."""
+    kept: list[int] = []
+    last = first
+    for cut in cuts:
+        if cut - last >= min_scene_len:
+            kept.append(cut)
+            last = cut
+    return kept
+
+
+def judge_run(frames: Iterable[tuple[int, np.ndarray]], window_width: int = 2) -> list[Judged]:
+    """Every frame of a run of consecutive frames but the first, judged against its neighbours
+    within the run (on a truncated window near the run's ends)."""
+    scorer = ContentScorer()
+    ratios = AdaptiveRatio(window_width)
+    judged: list[Judged] = []
+    for position, (index, frame) in enumerate(frames):
+        score = scorer.score(frame)
+        if position:
+            judged.extend(ratios.push(index, score))
+    return judged + ratios.flush()
+
+
 class AdaptiveContentDetector:
     """PySceneDetect's AdaptiveDetector on numpy frames; see the module docstring."""
 
     def __init__(
         self,
         *,
-        adaptive_threshold: float = 3.0,
+        rule: CutRule = DEFAULT_RULE,
         min_scene_len: int = 15,
         window_width: int = 2,
-        min_content_val: float = 15.0,
-        static_content_val: float = 2.0,
         weights: ContentWeights = DEFAULT_WEIGHTS,
     ) -> None:
-        self.adaptive_threshold = adaptive_threshold
-        self.static_content_val = static_content_val
+        self.rule = rule
         self.min_scene_len = min_scene_len
-        self.min_content_val = min_content_val
         self._scorer = ContentScorer(weights)
-        self._ratios = AdaptiveRatio(window_width, min_content_val)
+        self._ratios = AdaptiveRatio(window_width)
         self._last_cut: int | None = None
 
     def process(self, index: int, frame: np.ndarray) -> list[int]:
@@ -213,24 +252,11 @@ class AdaptiveContentDetector:
         return self._cuts(self._ratios.flush())
 
     def _cuts(self, judged: Iterable[Judged]) -> list[int]:
-        cuts = []
-        for frame in judged:
-            if self._is_cut(frame):
-                self._last_cut = frame.index
-                cuts.append(frame.index)
-        return cuts
-
-    def _is_cut(self, frame: Judged) -> bool:
         assert self._last_cut is not None
-        strong = frame.score >= self.min_content_val
-        # a slide change is a small change (some text on a white page) against a static
-        # background; PySceneDetect's floor of 15 misses it, so static shots get a lower one
-        static = frame.score >= self.static_content_val and frame.background <= STATIC_BACKGROUND
-        return (
-            frame.ratio >= self.adaptive_threshold
-            and (strong or static)
-            and frame.index - self._last_cut >= self.min_scene_len
-        )
+        candidates = [frame.index for frame in judged if self.rule.is_cut(frame)]
+        cuts = keep_apart(candidates, first=self._last_cut, min_scene_len=self.min_scene_len)
+        self._last_cut = cuts[-1] if cuts else self._last_cut
+        return cuts
 
 
 def detect_cuts(frames: Iterable[np.ndarray], detector: SceneDetector | None = None) -> list[int]:
