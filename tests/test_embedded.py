@@ -75,8 +75,11 @@ def test_hits_carry_scores_and_provenance(
     hits = collection.search("lentil soup cumin", k=3)
     assert hits[0].source.endswith("recipe.txt")
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert {"bm25", "rrf", "vector:text_embedding@v1/vector"} <= set(hits[0].provenance)
-    assert hits[0].provenance["bm25"].rank == 1
+    provenance = hits[0].provenance
+    assert {"search", "search/bm25", "search/text_embedding@v1/vector"} <= set(provenance)
+    assert provenance["search/bm25"].rank == 1 and provenance["search"].rank == 1
+    assert set(hits[0].matched) == {"bm25", "text_embedding@v1/vector"}
+    assert hits[0].evidence and "cumin" in hits[0].evidence[0].text.lower()
 
 
 def test_same_file_twice_adds_nothing(
@@ -172,7 +175,7 @@ def test_a_reopened_collection_searches_with_the_stored_model(
     db.create_collection("docs", extractors=tiny_extractors).ingest(corpus)
     again = omnidex.connect(db.path).collection("docs")
     assert again.search("lentil soup", k=1)[0].source.endswith("recipe.txt")
-    assert "vector:text_embedding@v1/vector" in again.search("lentil soup", k=1)[0].provenance
+    assert "search/text_embedding@v1/vector" in again.search("lentil soup", k=1)[0].provenance
 
 
 def test_get_returns_the_whole_document_and_globs_ingest(

@@ -1,4 +1,4 @@
-"""The embedded API: a database in one folder, its collections, ingest and search.
+"""The embedded API: a database in one folder, its collections, ingest, search and retrievers.
 
 ``db = omnidex.connect(path)`` opens ``path/catalog.sqlite`` (the SQLite catalog) and
 ``path/documents/`` (the LanceDB document store). Later a remote ``omnidex.Client`` exposes the
@@ -12,11 +12,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from omnidex.config import Settings
 from omnidex.errors import InvalidSpecError, NotFoundError
 from omnidex.pipeline.local_runner import LocalRunner, ProgressCallback
 from omnidex.pipeline.plan import Plan, build_plan, normalize_spec
-from omnidex.retrieval.hybrid import QueryEmbedder, hybrid_search
+from omnidex.retrieval.candidates import QueryEmbedder, Source
+from omnidex.retrieval.defaults import default_retriever_spec
+from omnidex.retrieval.executor import Retriever
 from omnidex.sources.local import expand_sources
 from omnidex.store.catalog import DEFAULT_NAMESPACE, Catalog
 from omnidex.store.documents import DocumentStore
@@ -31,6 +35,9 @@ from omnidex.types import (
     IngestResult,
     ObjectRecord,
     ObjectStatus,
+    RetrievalResult,
+    RetrieverInfo,
+    RetrieverSpec,
     SegmentationSpec,
 )
 
@@ -101,6 +108,36 @@ class Database:
         self.documents.drop_collection(info.id)
         self.catalog.drop_collection(self.namespace, name)
 
+    # --- retrievers ---------------------------------------------------------------------------
+
+    def create_retriever(self, spec: RetrieverSpec | dict[str, Any]) -> RetrieverInfo:
+        """Check ``spec`` against its collections and save it (a changed spec is a new version).
+        InvalidSpecError names the stage and field of anything that cannot work."""
+        checked = _retriever_spec(spec)
+        self._retriever(checked)
+        return self.catalog.save_retriever(self.namespace, checked)
+
+    def retriever(self, name: str, version: int | None = None) -> SavedRetriever:
+        """A saved retriever (its latest version, or ``version``), ready to run."""
+        info = self.catalog.get_retriever(self.namespace, name, version)
+        return SavedRetriever(info, self._retriever(info.spec))
+
+    def retrievers(self) -> list[RetrieverInfo]:
+        return self.catalog.list_retrievers(self.namespace)
+
+    def delete_retriever(self, name: str) -> None:
+        self.catalog.delete_retriever(self.namespace, name)
+
+    def retrieve(
+        self, spec: RetrieverSpec | dict[str, Any], inputs: dict[str, Any] | None = None
+    ) -> RetrievalResult:
+        """Run a retriever spec without saving it."""
+        return self._retriever(_retriever_spec(spec)).run(inputs)
+
+    def _retriever(self, spec: RetrieverSpec) -> Retriever:
+        sources = [self.collection(name).source() for name in spec.collections]
+        return Retriever(spec, sources, self.documents)
+
     def close(self) -> None:
         self.catalog.close()
 
@@ -145,17 +182,19 @@ class Collection:
             return runner.ingest(paths, metadata, progress)
 
     def search(self, query: str, k: int = 10, where: str | Filter | None = None) -> list[Hit]:
-        """Hybrid search: vector similarity and BM25, fused by reciprocal rank."""
+        """Hybrid search, the collection's default retriever: vector similarity on every
+        embeddable vector feature and BM25 on the text, fused by reciprocal rank."""
         if not 1 <= k <= MAX_K:
             raise InvalidSpecError(f"k must be between 1 and {MAX_K}, not {k}", field="k")
-        return hybrid_search(
-            self.db.documents,
-            self.info,
-            query,
-            k=k,
-            where=_filter(where),
-            embedders=self._embedders(),
-        )
+        source = self.source()
+        features = [(f.address, f.type) for f in self.info.features]
+        spec = default_retriever_spec(self.name, features, source.embedders, k)
+        retriever = Retriever(spec, [source], self.db.documents)
+        return retriever.run({"query": query}, where=_filter(where)).hits
+
+    def source(self) -> Source:
+        """The collection as retrieval stages see it: its info and its query embedders."""
+        return Source(self.info, self._embedders())
 
     def get(self, doc_id: str) -> Document:
         document = self.db.documents.get(self.info.id, doc_id)
@@ -202,6 +241,36 @@ class Collection:
             return lambda text: encoder.embed_queries([text])[0]
 
         return {address: embedder(enc) for address, enc in self.plan.query_encoders().items()}
+
+
+class SavedRetriever:
+    """A saved retriever, checked against its collections: run it, or run it and explain."""
+
+    def __init__(self, info: RetrieverInfo, retriever: Retriever) -> None:
+        self.info = info
+        self._retriever = retriever
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def run(self, inputs: dict[str, Any] | None = None) -> list[Hit]:
+        return self._retriever.run(inputs).hits
+
+    def explain(self, inputs: dict[str, Any] | None = None) -> RetrievalResult:
+        """The hits with each stage's timing and candidate counts."""
+        return self._retriever.run(inputs)
+
+
+def _retriever_spec(spec: RetrieverSpec | dict[str, Any]) -> RetrieverSpec:
+    if isinstance(spec, RetrieverSpec):
+        return spec
+    try:
+        return RetrieverSpec.model_validate(spec)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise InvalidSpecError(f"{where}: {error['msg']}", field=where) from None
 
 
 def _filter(where: str | Filter | None) -> Filter | None:

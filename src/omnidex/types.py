@@ -1,4 +1,4 @@
-"""Types shared by every layer: specs, segments, documents, hits, objects and tasks.
+"""Types shared by every layer: specs, segments, documents, hits, retrievers, objects and tasks.
 
 Feature addresses have the form ``extractor@vN/feature`` (``text_embedding@v1/vector``); extractor
 references have the form ``extractor@vN``.
@@ -196,8 +196,28 @@ class StageScore(BaseModel):
     rank: int
 
 
+class Evidence(BaseModel):
+    """Text of a hit that matched: which feature it came from and the passage."""
+
+    field: str
+    text: str
+
+
+class Moment(BaseModel):
+    """Adjacent hits of one object merged into one time range (or page run) by ``group_by``."""
+
+    score: float
+    ids: list[str]
+    page: int | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    snippet: str = ""
+
+
 class Hit(BaseModel):
-    """One search result: the document's coordinates, a snippet, the fused score and its parts."""
+    """One result: the document's coordinates, its score and, in ``provenance``, each stage's score
+    and rank for it (searches inside a stage as ``stage/search``); ``matched`` names the searches
+    that found it, ``evidence`` the text that matched; ``moments`` the best moments of a group."""
 
     id: str
     score: float
@@ -205,12 +225,99 @@ class Hit(BaseModel):
     source: str
     kind: SegmentKind
     key: str
+    collection: str = ""
     page: int | None = None
     start_s: float | None = None
     end_s: float | None = None
     snippet: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
     provenance: dict[str, StageScore] = Field(default_factory=dict)
+    matched: list[str] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    moments: list[Moment] = Field(default_factory=list)
+
+
+# --- retrievers -------------------------------------------------------------------------------
+
+InputType = Literal["text", "string", "number", "boolean", "date", "image"]
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class InputSpec(BaseModel):
+    """An input a retriever declares: ``query: text`` (embedded and matched as words), ``string``
+    (a plain value, e.g. a speaker), ``number``, ``boolean``, ``date`` (ISO 8601), ``image``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: InputType
+    required: bool = True
+    default: Any = None
+    description: str = ""
+
+
+class StageSpec(BaseModel):
+    """One stage: a registered ``type``, its ``params`` (values may be ``{{inputs.name}}``), and
+    an ``id`` naming it in provenance and ``explain`` (default: its type, numbered if repeated)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    id: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RetrieverSpec(BaseModel):
+    """A saved multi-stage retrieval pipeline over one or more collections of a namespace."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    collections: list[str] = Field(min_length=1)
+    inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    stages: list[StageSpec] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError(f"retriever name {name!r} must match {_NAME.pattern}")
+        return name
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_names(cls, inputs: dict[str, InputSpec]) -> dict[str, InputSpec]:
+        for name in inputs:
+            if not _IDENTIFIER.match(name):
+                raise ValueError(f"input name {name!r} must be an identifier")
+        return inputs
+
+
+class RetrieverInfo(BaseModel):
+    namespace: str
+    name: str
+    version: int
+    spec: RetrieverSpec
+    created_at: datetime
+    updated_at: datetime
+
+
+class StageReport(BaseModel):
+    """What one stage did in a run: its time and how many candidates went in and came out."""
+
+    id: str
+    type: str
+    ms: float
+    candidates_in: int
+    candidates_out: int
+    notes: list[str] = Field(default_factory=list)
+
+
+class RetrievalResult(BaseModel):
+    hits: list[Hit]
+    stages: list[StageReport]
+    total_ms: float
 
 
 # --- objects, tasks, ingest results ----------------------------------------------------------

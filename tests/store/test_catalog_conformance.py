@@ -16,8 +16,11 @@ from omnidex.types import (
     ExtractorSpec,
     FeatureColumn,
     FeatureType,
+    InputSpec,
     ObjectRecord,
     ObjectStatus,
+    RetrieverSpec,
+    StageSpec,
     TaskState,
 )
 
@@ -337,3 +340,46 @@ def test_concurrent_writers_from_threads(catalog: Catalog) -> None:
     assert errors == []
     assert catalog.count_objects(info.id) == 120
     assert len(catalog.list_tasks(info.id, TaskState.RUNNING)) == 120
+
+
+# --- retrievers --------------------------------------------------------------------------------
+
+
+def retriever_spec(name: str = "talks", top_k: int = 10) -> RetrieverSpec:
+    return RetrieverSpec(
+        name=name,
+        collections=["docs"],
+        inputs={"query": InputSpec(type="text")},
+        stages=[StageSpec(type="limit", params={"limit": top_k})],
+    )
+
+
+def test_retrievers_are_versioned_on_change_only(open_catalog: Callable[[], Catalog]) -> None:
+    catalog = open_catalog()
+    first = catalog.save_retriever(DEFAULT_NAMESPACE, retriever_spec())
+    assert first.version == 1 and first.spec == retriever_spec()
+    assert catalog.save_retriever(DEFAULT_NAMESPACE, retriever_spec()).version == 1
+    second = catalog.save_retriever(DEFAULT_NAMESPACE, retriever_spec(top_k=5))
+    assert second.version == 2 and second.created_at == first.created_at
+    catalog.close()
+    reopened = open_catalog()
+    assert reopened.get_retriever(DEFAULT_NAMESPACE, "talks") == second
+    assert reopened.get_retriever(DEFAULT_NAMESPACE, "talks", version=1).spec == retriever_spec()
+    with pytest.raises(NotFoundError, match="version 3"):
+        reopened.get_retriever(DEFAULT_NAMESPACE, "talks", version=3)
+
+
+def test_retrievers_belong_to_their_namespace(catalog: Catalog) -> None:
+    catalog.create_namespace("acme")
+    catalog.save_retriever("acme", retriever_spec("b"))
+    catalog.save_retriever("acme", retriever_spec("a"))
+    catalog.save_retriever(DEFAULT_NAMESPACE, retriever_spec("c"))
+    assert [r.name for r in catalog.list_retrievers("acme")] == ["a", "b"]
+    with pytest.raises(NotFoundError):
+        catalog.get_retriever(DEFAULT_NAMESPACE, "a")
+    with pytest.raises(NotFoundError):
+        catalog.save_retriever("nowhere", retriever_spec())
+    catalog.delete_retriever("acme", "a")
+    assert [r.name for r in catalog.list_retrievers("acme")] == ["b"]
+    with pytest.raises(NotFoundError):
+        catalog.delete_retriever("acme", "a")

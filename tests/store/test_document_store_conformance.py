@@ -13,6 +13,7 @@ import pytest
 
 from omnidex.errors import InvalidFilterError, NotFoundError, StoreError
 from omnidex.store.documents import DocumentStore
+from omnidex.store.filter_match import matches
 from omnidex.store.filters import And, Compare, Field, In, Not, Or
 from omnidex.types import Document, FeatureColumn, FeatureType
 
@@ -286,6 +287,21 @@ def test_filters(docs: DocumentStore, where: Any, expected: list[str]) -> None:
     assert docs.count(COL, where) == len(expected)
 
 
+@pytest.mark.parametrize(("where", "expected"), FILTER_CASES)
+def test_filters_read_the_same_in_memory(
+    docs: DocumentStore, where: Any, expected: list[str]
+) -> None:
+    # a retriever filters candidates it already holds this way; it must agree with the store
+    assert [d.id for d in docs.list(COL) if matches(where, d)] == expected
+
+
+def test_vectors_by_id(docs: DocumentStore) -> None:
+    found = docs.vectors(COL, VECTOR, ["b:s1", "a:p1", "missing"])
+    assert set(found) == {"a:p1", "b:s1"}
+    assert found["b:s1"] == pytest.approx(axis(1))
+    assert docs.vectors(COL, VECTOR, []) == {}
+
+
 def test_unknown_feature_in_filter(docs: DocumentStore) -> None:
     with pytest.raises(InvalidFilterError) as error:
         docs.list(COL, where=Compare(Field("nope@v1/x"), "=", "y"))
@@ -305,6 +321,7 @@ def test_injection_attempts_match_nothing(docs: DocumentStore, value: str) -> No
         In(Field("object_id"), (value,)),
     ]:
         assert docs.list(COL, where=where) == []
+        assert not any(matches(where, d) for d in docs.list(COL))
     assert docs.count(COL) == 3
 
 

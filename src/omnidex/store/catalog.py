@@ -1,4 +1,4 @@
-"""The Catalog protocol: namespaces, collections, objects and tasks — the durable bookkeeping.
+"""The Catalog protocol: namespaces, collections, objects, tasks, retrievers: the bookkeeping.
 
 One implementation to start (SQLite, :mod:`omnidex.store.sqlite_catalog`); any other must pass the
 conformance suite in ``tests/store/test_catalog_conformance.py``. An acknowledged write (a method
@@ -15,6 +15,8 @@ from omnidex.types import (
     FeatureColumn,
     ObjectRecord,
     ObjectStatus,
+    RetrieverInfo,
+    RetrieverSpec,
     TaskRecord,
     TaskState,
 )
@@ -115,5 +117,19 @@ class Catalog(Protocol):
         limit: int = 1000,
     ) -> list[TaskRecord]:
         """Newest first."""
+
+    # retrievers (keyed by namespace + name; every change is a new version)
+    def save_retriever(self, namespace: str, spec: RetrieverSpec) -> RetrieverInfo:
+        """Create ``spec.name``, or add a version when ``spec`` differs from the latest one (the
+        same spec again changes nothing). NotFoundError if the namespace does not exist."""
+
+    def get_retriever(self, namespace: str, name: str, version: int | None = None) -> RetrieverInfo:
+        """The latest version, or ``version``; NotFoundError if absent."""
+
+    def list_retrievers(self, namespace: str) -> list[RetrieverInfo]:
+        """Latest versions, sorted by name."""
+
+    def delete_retriever(self, namespace: str, name: str) -> None:
+        """Every version; NotFoundError if absent."""
 
     def close(self) -> None: ...

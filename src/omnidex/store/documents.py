@@ -69,5 +69,10 @@ class DocumentStore(Protocol):
         """BM25 full-text search over the text features ``addresses`` (default: all), best
         first, with their BM25 score. ``where`` is applied before the top-k."""
 
+    def vectors(
+        self, collection_id: str, address: str, doc_ids: Sequence[str]
+    ) -> dict[str, builtins.list[float]]:
+        """The vector feature ``address`` of each listed document that has one, by id."""
+
     def optimize(self, collection_id: str) -> None:
         """Compact small writes and build or refresh indexes; safe to call at any time."""

@@ -10,6 +10,7 @@ store unparsed.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, NoReturn, cast
 
@@ -78,6 +79,7 @@ _TOKEN = re.compile(
     r"""\s*(?:
         (?P<string>'(?:[^']|'')*'|"(?:[^"]|"")*")
       | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?![\w@./])
+      | (?P<param>\$[A-Za-z_]\w*)
       | (?P<op><=|>=|!=|<>|==|=|<|>)
       | (?P<punct>[(),])
       | (?P<word>[A-Za-z_][\w.@/-]*)
@@ -87,14 +89,16 @@ _TOKEN = re.compile(
 _KEYWORDS = {"and", "or", "not", "in", "contains", "is", "null", "true", "false"}
 
 
-def parse_filter(expression: str) -> Filter:
+def parse_filter(expression: str, params: Mapping[str, Scalar] | None = None) -> Filter:
     """Parse ``page >= 2 and (speaker = 'ann' or metadata.lang in ('en', 'fr'))``.
 
     Grammar: ``or``/``and``/``not`` with parentheses; comparisons ``= != < <= > >=``,
     ``contains``, ``in (…)``, ``is [not] null``; literals are quoted strings, numbers,
-    ``true``, ``false``, ``null``. Raises InvalidFilterError saying where it stopped.
+    ``true``, ``false``, ``null``, or ``$name`` for ``params[name]`` — a value bound after
+    parsing, so whatever it holds stays one value. Raises InvalidFilterError saying where it
+    stopped.
     """
-    parser = _Parser(expression)
+    parser = _Parser(expression, params or {})
     result = parser.parse_or()
     if parser.peek() is not None:
         parser.fail("unexpected text")
@@ -114,7 +118,8 @@ def field_of(name: str) -> Field:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, params: Mapping[str, Scalar]) -> None:
+        self.params = params
         self.text = text
         self.tokens: list[tuple[str, str, int]] = []
         position = 0
@@ -226,6 +231,11 @@ class _Parser:
             return text.lower() == "true"
         if kind == "word" and text.lower() == "null":
             return None
+        if kind == "param":
+            if text[1:] not in self.params:
+                self.index -= 1
+                self.fail(f"no value for {text}")
+            return self.params[text[1:]]
         self.index -= 1
         self.fail("expected a value (a quoted string, a number, true, false or null)")
 

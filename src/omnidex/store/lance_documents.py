@@ -319,6 +319,23 @@ class LanceDocumentStore:
         found = search.select([*layout.hit_columns, "_score"]).limit(k).to_arrow()
         return list(zip(_documents(found, layout), found["_score"].to_pylist(), strict=True))
 
+    def vectors(
+        self, collection_id: str, address: str, doc_ids: Sequence[str]
+    ) -> dict[str, builtins.list[float]]:
+        layout = self._layout(collection_id)
+        column = layout.feature(address, FeatureType.VECTOR)
+        if not doc_ids:
+            return {}
+        wanted = ", ".join(sql_literal(i) for i in dict.fromkeys(doc_ids))
+        found = (
+            layout.table.search()
+            .where(f"id IN ({wanted}) AND {column} IS NOT NULL")
+            .select(["id", column])
+            .limit(len(doc_ids))
+            .to_arrow()
+        )
+        return dict(zip(found["id"].to_pylist(), found[column].to_pylist(), strict=True))
+
     # --- maintenance -------------------------------------------------------------------------
 
     def optimize(self, collection_id: str) -> None:

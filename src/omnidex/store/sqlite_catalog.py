@@ -23,6 +23,7 @@ from pydantic import TypeAdapter
 
 from omnidex.errors import AlreadyExistsError, InvalidSpecError, NotFoundError, StoreError
 from omnidex.store.catalog import DEFAULT_NAMESPACE
+from omnidex.store.sqlite_retrievers import RETRIEVERS_SCHEMA, RetrieverRows
 from omnidex.types import (
     CollectionInfo,
     CollectionSpec,
@@ -33,11 +34,12 @@ from omnidex.types import (
     TaskState,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _FEATURES = TypeAdapter(list[FeatureColumn])
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS namespaces (
     name TEXT PRIMARY KEY,
     created_at TEXT NOT NULL
@@ -89,6 +91,8 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE INDEX IF NOT EXISTS tasks_by_collection ON tasks (collection_id, seq);
 CREATE INDEX IF NOT EXISTS tasks_by_object ON tasks (collection_id, object_id);
 """
+    + RETRIEVERS_SCHEMA
+)
 
 
 def _now() -> str:
@@ -106,8 +110,8 @@ def _check_name(name: str, what: str) -> None:
         )
 
 
-class SqliteCatalog:
-    """Namespaces, collections, objects and tasks in one SQLite file at ``path``."""
+class SqliteCatalog(RetrieverRows):
+    """Namespaces, collections, objects, tasks and retrievers in one SQLite file at ``path``."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)

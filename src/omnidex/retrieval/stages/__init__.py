@@ -1,0 +1,1 @@
+"""The built-in retrieval stages, one module per family; each registers under its ``type``."""
