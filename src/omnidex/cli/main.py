@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from omnidex.cli import collections, demo, ingest, objects, search
+from omnidex.cli import collections, demo, ingest, objects, retrievers, search
 from omnidex.cli.context import errors, state
 from omnidex.errors import OmnidexError
 
@@ -21,9 +21,11 @@ app = typer.Typer(
 )
 app.add_typer(collections.app, name="collection")
 app.add_typer(objects.app, name="object")
+app.add_typer(retrievers.app, name="retriever")
 app.command()(ingest.ingest)
 app.command()(search.search)
 app.command()(demo.demo)
+app.command("eval")(retrievers.evaluate)
 
 
 @app.callback()

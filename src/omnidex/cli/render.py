@@ -5,12 +5,24 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from rich.table import Table
 
-from omnidex.types import CollectionInfo, Hit, IngestResult, IngestStatus, ObjectRecord
+from omnidex.types import (
+    CollectionInfo,
+    Hit,
+    IngestResult,
+    IngestStatus,
+    Moment,
+    ObjectRecord,
+    RetrievalResult,
+    RetrieverInfo,
+)
+
+if TYPE_CHECKING:
+    from omnidex.retrieval.evaluation import EvalReport
 
 
 def to_json(items: BaseModel | Sequence[BaseModel]) -> str:
@@ -24,12 +36,17 @@ def timecode(seconds: float) -> str:
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
-def where_in_source(hit: Hit) -> str:
-    """``p. 3`` for a page, ``00:01:12–00:01:24`` for a time range, else the segment key."""
+def where_in_source(hit: Hit | Moment) -> str:
+    """``p. 3`` for a page, ``00:01:12–00:01:24`` for a time range, else the segment key; a
+    grouped hit lists its moments, one per line."""
+    if isinstance(hit, Hit) and hit.moments:
+        return "\n".join(where_in_source(m) for m in hit.moments)
     if hit.start_s is not None and hit.end_s is not None:
         return f"{timecode(hit.start_s)}–{timecode(hit.end_s)}"
     if hit.page is not None:
         return f"p. {hit.page}"
+    if isinstance(hit, Moment):
+        return ""
     return "" if hit.key in ("image", "chunk=0000") else hit.key
 
 
@@ -47,6 +64,53 @@ def hits_table(hits: Sequence[Hit], title: str | None = None) -> Table:
             Path(hit.source).name,
             where_in_source(hit),
             hit.snippet,
+        )
+    return table
+
+
+def retrievers_table(infos: Sequence[RetrieverInfo]) -> Table:
+    table = Table(expand=False)
+    for name in ("name", "version", "collections", "inputs", "stages", "updated"):
+        table.add_column(name)
+    for info in infos:
+        table.add_row(
+            info.name,
+            str(info.version),
+            ", ".join(info.spec.collections),
+            ", ".join(f"{n}: {i.type}" for n, i in info.spec.inputs.items()),
+            " → ".join(s.id or s.type for s in info.spec.stages),
+            info.updated_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    return table
+
+
+def stages_table(result: RetrievalResult) -> Table:
+    table = Table(title=f"{result.total_ms:.1f} ms in all", title_justify="left")
+    for name in ("stage", "type", "ms", "in", "out", "notes"):
+        table.add_column(name, justify="right" if name in ("ms", "in", "out") else "left")
+    for stage in result.stages:
+        table.add_row(
+            stage.id,
+            stage.type,
+            f"{stage.ms:.1f}",
+            str(stage.candidates_in),
+            str(stage.candidates_out),
+            "; ".join(stage.notes),
+        )
+    return table
+
+
+def eval_table(report: EvalReport, retriever: str) -> Table:
+    title = (
+        f"{retriever}: recall@{report.k} {report.recall_at_k:.3f}, MRR {report.mrr:.3f}, "
+        f"nDCG@{report.k} {report.ndcg_at_k:.3f} over {report.queries} queries"
+    )
+    table = Table(title=title, title_justify="left", expand=True)
+    for name in ("query", f"recall@{report.k}", "RR", f"nDCG@{report.k}"):
+        table.add_column(name, justify="left" if name == "query" else "right")
+    for row in report.per_query:
+        table.add_row(
+            row.query, f"{row.recall:.2f}", f"{row.reciprocal_rank:.2f}", f"{row.ndcg:.2f}"
         )
     return table
 
