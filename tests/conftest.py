@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,27 @@ invoice total amount paid due date number name address city street country phone
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
+def tiny_bert(root: Path, seed: int, **config: Any) -> tuple[Any, Any]:
+    """A BERT tokenizer over :data:`TINY_VOCAB_TEXT` and a tiny config (hidden size 32)."""
+    import torch
+    from transformers import BertConfig, BertTokenizerFast
+
+    vocab = root / "vocab.txt"
+    vocab.write_text("\n".join([*SPECIAL_TOKENS, *dict.fromkeys(TINY_VOCAB_TEXT.split())]) + "\n")
+    tokenizer = BertTokenizerFast(vocab=str(vocab))
+    torch.manual_seed(seed)
+    bert = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+        **config,
+    )
+    return tokenizer, bert
+
+
 @pytest.fixture(scope="session")
 def tiny_embedder_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random BERT sentence-transformers model (dim 32) saved to a folder.
@@ -26,24 +48,12 @@ def tiny_embedder_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Load it by path through ``resolve_model``/``get_embedder``, exactly as a hub id is once
     resolved. Its vocabulary is :data:`TINY_VOCAB_TEXT`; other words become ``[UNK]``.
     """
-    import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from transformers import BertModel
 
     root = tmp_path_factory.mktemp("tiny_embedder")
-    vocab = root / "vocab.txt"
-    vocab.write_text("\n".join([*SPECIAL_TOKENS, *dict.fromkeys(TINY_VOCAB_TEXT.split())]) + "\n")
-    tokenizer = BertTokenizerFast(vocab=str(vocab))
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=256,
-    )
+    tokenizer, config = tiny_bert(root, seed=0)
     hf_dir = root / "bert"
     BertModel(config).save_pretrained(hf_dir)
     tokenizer.save_pretrained(hf_dir)
@@ -73,3 +83,17 @@ def tiny_extractors(tiny_embedder_path: Path) -> list[object]:
         "ocr@v1",
         {"name": "text_embedding@v1", "params": {"model_id": str(tiny_embedder_path)}},
     ]
+
+
+@pytest.fixture(scope="session")
+def tiny_cross_encoder_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT cross-encoder (one relevance logit) saved as a sentence-transformers
+    ``CrossEncoder`` folder: load it by path, as a hub id is once resolved."""
+    from transformers import BertForSequenceClassification
+
+    root = tmp_path_factory.mktemp("tiny_cross_encoder")
+    tokenizer, config = tiny_bert(root, seed=1, num_labels=1)
+    model_dir = root / "model"
+    BertForSequenceClassification(config).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    return model_dir

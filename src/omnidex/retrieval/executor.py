@@ -18,7 +18,7 @@ from typing import Any
 from omnidex.errors import InvalidSpecError
 from omnidex.retrieval.candidates import Candidate, RunContext, Source
 from omnidex.retrieval.stage import Stage, available
-from omnidex.retrieval.templates import fill, references
+from omnidex.retrieval.templates import references
 from omnidex.store.documents import DocumentStore
 from omnidex.store.filters import Filter
 from omnidex.types import InputSpec, RetrievalResult, RetrieverSpec, StageReport, StageScore
@@ -80,7 +80,7 @@ class Retriever:
     def _stages(self, inputs: Mapping[str, Any]) -> list[Stage]:
         stages = available()
         return [
-            stages[spec.type].build(stage_id, fill(spec.params, inputs))
+            stages[spec.type].build(stage_id, stages[spec.type].bind(spec.params, inputs))
             for stage_id, spec in zip(self.stage_ids, self.spec.stages, strict=True)
         ]
 
@@ -110,7 +110,8 @@ class Retriever:
                         field=f"{prefix}.{path}",
                     )
             try:
-                stage = known[spec.type].build(self.stage_ids[index], fill(spec.params, samples))
+                cls = known[spec.type]
+                stage = cls.build(self.stage_ids[index], cls.bind(spec.params, samples))
                 stage.check(self.sources, samples)
             except InvalidSpecError as exc:
                 exc.context["field"] = f"{prefix}.{exc.context.get('field', 'params')}"

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from omnidex.errors import InvalidSpecError
 from omnidex.retrieval.candidates import Candidate, RunContext, Source
+from omnidex.retrieval.templates import fill
 
 log = logging.getLogger(__name__)
 GROUP = "omnidex.stages"
@@ -37,6 +38,12 @@ class Stage:
     def __init__(self, stage_id: str, params: BaseModel) -> None:
         self.id = stage_id
         self.params = params
+
+    @classmethod
+    def bind(cls, params: dict[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The params with ``{{inputs.name}}`` filled in (a stage may bind some itself)."""
+        filled: dict[str, Any] = fill(params, inputs)
+        return filled
 
     @classmethod
     def build(cls, stage_id: str, params: dict[str, Any]) -> Stage:

@@ -9,6 +9,7 @@ matching documents); after one, it is applied to the candidates in memory, with 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,6 +41,10 @@ class AttributeFilter(Stage):
     type = "attribute_filter"
     Params = AttributeFilterParams
     params: AttributeFilterParams
+
+    @classmethod
+    def bind(cls, params: dict[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+        return params  # inputs are bound as filter values by ``parsed``, never as text
 
     def parsed(self, inputs: Mapping[str, object]) -> Filter:
         """The filter with the inputs bound; InvalidSpecError naming ``params.where``."""
