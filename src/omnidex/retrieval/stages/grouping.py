@@ -67,10 +67,8 @@ def field_value(document: Document, name: str) -> Any:
 
 def merge_moments(members: list[Candidate], gap_s: float, query: str) -> list[Moment]:
     """The members as moments in time (or page) order, touching ones merged."""
-    ordered = sorted(members, key=lambda c: _position(_moment(c, query)))
     merged: list[Moment] = []
-    for candidate in ordered:
-        moment = _moment(candidate, query)
+    for moment in sorted((_moment(c, query) for c in members), key=_position):
         if merged and _touch(merged[-1], moment, gap_s):
             merged[-1] = _join(merged[-1], moment)
         else:
