@@ -2,7 +2,10 @@
 
 This is the only place where user values become SQL: every literal goes through
 :func:`sql_literal`, every identifier is either a known document column or a column name the
-store chose itself, and metadata keys are quoted as string literals.
+store chose itself, and metadata keys are quoted as string literals. Where the store keeps a typed
+copy of a metadata key (``metadata``: ``(key, kind) → column``, see
+:mod:`omnidex.store.lance_metadata`), comparisons it answers exactly read that column instead of
+parsing the JSON: ``=`` on text, booleans and numbers, and ``< <= > >=`` on numbers.
 """
 
 from __future__ import annotations
@@ -36,28 +39,37 @@ def sql_literal(value: Scalar) -> str:
     raise InvalidFilterError(f"unsupported filter value {value!r}", value=repr(value))
 
 
-def compile_filter(f: Filter, columns: Mapping[str, str]) -> str:
-    """SQL for ``f``; ``columns`` maps feature addresses to the column names that hold them."""
+def compile_filter(
+    f: Filter,
+    columns: Mapping[str, str],
+    metadata: Mapping[tuple[str, str], str] | None = None,
+) -> str:
+    """SQL for ``f``; ``columns`` maps feature addresses to the column names that hold them,
+    ``metadata`` typed metadata keys to theirs."""
+    typed = metadata or {}
     if isinstance(f, Compare):
-        return _compare(f, columns)
+        return _compare(f, columns, typed)
     if isinstance(f, In):
-        return _in(f, columns)
+        return _in(f, columns, typed)
     if isinstance(f, And):
-        parts = [compile_filter(item, columns) for item in f.items]
+        parts = [compile_filter(item, columns, typed) for item in f.items]
         return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
     if isinstance(f, Or):
-        parts = [compile_filter(item, columns) for item in f.items]
+        parts = [compile_filter(item, columns, typed) for item in f.items]
         return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
     if isinstance(f, Not):
         # NULL (a missing value) counts as "does not match", so NOT of it matches.
-        return f"(NOT coalesce({compile_filter(f.item, columns)}, FALSE))"
+        return f"(NOT coalesce({compile_filter(f.item, columns, typed)}, FALSE))"
     raise InvalidFilterError(f"unsupported filter node {type(f).__name__}")
 
 
-def _compare(f: Compare, columns: Mapping[str, str]) -> str:
+def _compare(f: Compare, columns: Mapping[str, str], typed: Mapping[tuple[str, str], str]) -> str:
     if f.value is None:
         return _null_test(f, columns)
     if f.field.metadata:
+        column = _typed_column(f, typed)
+        if column is not None:
+            return f"({column} {_SQL_OPS[f.op]} {sql_literal(f.value)})"
         return _metadata_compare(f.field.name, f.op, f.value)
     column, kind = _column(f.field, columns)
     _check_type(f.field.name, kind, f.value)
@@ -108,11 +120,25 @@ def _metadata_compare(key: str, op: str, value: str | int | float | bool) -> str
     return f"(try_cast({target} AS DOUBLE) {_SQL_OPS[op]} {sql_literal(value)})"
 
 
-def _in(f: In, columns: Mapping[str, str]) -> str:
+def _typed_column(f: Compare, typed: Mapping[tuple[str, str], str]) -> str | None:
+    """The typed metadata column that answers ``f`` exactly, if the store keeps one."""
+    value = f.value
+    ops: tuple[str, ...]
+    if isinstance(value, bool):
+        kind, ops = "b", ("=",)
+    elif isinstance(value, int | float):
+        kind, ops = "n", ("=", "<", "<=", ">", ">=")
+    else:
+        kind, ops = "s", ("=",)
+    return typed.get((f.field.name, kind)) if f.op in ops else None
+
+
+def _in(f: In, columns: Mapping[str, str], typed: Mapping[tuple[str, str], str]) -> str:
     if not f.values:
         return "FALSE"
     if f.field.metadata:
-        return compile_filter(Or(tuple(Compare(f.field, "=", v) for v in f.values)), columns)
+        equal = Or(tuple(Compare(f.field, "=", v) for v in f.values))
+        return compile_filter(equal, columns, typed)
     column, kind = _column(f.field, columns)
     present = [v for v in f.values if v is not None]
     for value in present:

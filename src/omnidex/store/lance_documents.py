@@ -1,7 +1,8 @@
 """The LanceDB implementation of the :class:`~omnidex.store.documents.DocumentStore` protocol.
 
 One Lance table per collection, named by the collection id. Document fields are plain columns,
-user metadata is a Lance JSON column, and each feature has one column whose name is derived from
+user metadata is a Lance JSON column (with typed, indexed copies of its keys for fast filters,
+:mod:`omnidex.store.lance_metadata`), and each feature has one column whose name is derived from
 its address (``text_embedding@v1/vector`` → ``f__text_embedding_v1__vector``); the address and
 type travel in the Arrow field metadata, so a table describes itself.
 
@@ -29,10 +30,12 @@ from typing import Any
 import lancedb
 import numpy as np
 import pyarrow as pa
-from lancedb.index import FTS, IvfHnswSq
+import pyarrow.compute as pc
+from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq
 from lancedb.query import ColumnOrdering, FullTextOperator, MultiMatchQuery
 
 from omnidex.errors import InvalidSpecError, NotFoundError, StoreError
+from omnidex.store import lance_metadata
 from omnidex.store.filter_sql import compile_filter, sql_literal
 from omnidex.store.filters import Filter
 from omnidex.types import Document, FeatureColumn, FeatureType, split_feature_address
@@ -106,10 +109,23 @@ def _write_schema(features: Sequence[FeatureColumn]) -> pa.Schema:
 
 @dataclass(frozen=True)
 class _Layout:
-    """A collection's table with what its schema says: feature columns and the write schema."""
+    """A collection's table with what its schema says: feature columns, typed metadata columns
+    and the write schema."""
 
     table: Any
-    features: tuple[FeatureColumn, ...]
+    schema: pa.Schema
+
+    @classmethod
+    def of(cls, table: Any) -> _Layout:
+        return cls(table, _writable(table.schema))
+
+    @cached_property
+    def features(self) -> tuple[FeatureColumn, ...]:
+        return _features_of(self.schema)
+
+    @cached_property
+    def meta(self) -> dict[tuple[str, str], str]:
+        return lance_metadata.columns_of(self.schema)
 
     @cached_property
     def columns(self) -> dict[str, str]:
@@ -117,13 +133,14 @@ class _Layout:
 
     @cached_property
     def hit_columns(self) -> list[str]:
-        """What a search returns: everything but vectors and thumbnails (``get`` has those)."""
+        """What a search returns: documents without vectors and thumbnails (``get`` has those)
+        and without the typed copies of the metadata."""
         vectors = {column_name(f.address) for f in self.features if f.type is FeatureType.VECTOR}
-        return [n for n in self.schema.names if n != "thumbnail" and n not in vectors]
+        skipped = {"thumbnail", *vectors, *self.meta.values()}
+        return [n for n in self.schema.names if n not in skipped]
 
-    @cached_property
-    def schema(self) -> pa.Schema:
-        return _write_schema(self.features)
+    def where(self, f: Filter) -> str:
+        return compile_filter(f, self.columns, self.meta)
 
     def feature(self, address: str, kind: FeatureType) -> str:
         found = next((f for f in self.features if f.address == address), None)
@@ -135,6 +152,24 @@ class _Layout:
 
     def text_columns(self) -> list[str]:
         return [column_name(f.address) for f in self.features if f.type is FeatureType.TEXT]
+
+
+def _writable(schema: pa.Schema) -> pa.Schema:
+    """A table's schema as writes must give it: Lance reports its JSON columns as the binary
+    they are stored in, but takes them as JSON text."""
+    return pa.schema(
+        [
+            pa.field(f.name, _JSON, f.nullable, metadata=_without_extension(f.metadata))
+            if (f.metadata or {}).get(b"ARROW:extension:name") == b"lance.json"
+            else f
+            for f in schema
+        ]
+    )
+
+
+def _without_extension(metadata: Mapping[bytes, bytes] | None) -> dict[bytes, bytes] | None:
+    kept = {k: v for k, v in (metadata or {}).items() if not k.startswith(b"ARROW:extension")}
+    return kept or None
 
 
 def _features_of(schema: pa.Schema) -> tuple[FeatureColumn, ...]:
@@ -178,7 +213,7 @@ class LanceDocumentStore:
             raise NotFoundError(
                 f"collection {collection_id!r} does not exist", collection=collection_id
             ) from None
-        layout = _Layout(table, _features_of(table.schema))
+        layout = _Layout.of(table)
         with self._lock:
             self._layouts[collection_id] = layout
         return layout
@@ -194,11 +229,11 @@ class LanceDocumentStore:
         except NotFoundError:
             schema = _write_schema(features)
             table = self._db.create_table(collection_id, schema=schema, exist_ok=True)
-            layout = _Layout(table, _features_of(table.schema))
+            layout = _Layout.of(table)
         missing = [f for f in features if f.address not in layout.columns]
         if missing:
             layout.table.add_columns([_feature_field(f) for f in missing])
-            layout = _Layout(layout.table, _features_of(layout.table.schema))
+            layout = _Layout.of(layout.table)
         with self._lock:
             self._layouts[collection_id] = layout
         _ensure_fts(layout)
@@ -227,7 +262,9 @@ class LanceDocumentStore:
                         collection=collection_id,
                         object=object_id,
                     )
-        rows = _to_arrow([d for docs in documents.values() for d in docs], layout)
+        all_docs = [d for docs in documents.values() for d in docs]
+        layout = self._with_metadata_columns(collection_id, layout, all_docs)
+        rows = _to_arrow(all_docs, layout)
         scope = "object_id IN (" + ", ".join(sql_literal(o) for o in documents) + ")"
         (
             layout.table.merge_insert("id")
@@ -236,6 +273,27 @@ class LanceDocumentStore:
             .when_not_matched_by_source_delete(scope)
             .execute(rows, on_bad_vectors="null")  # null vectors stay null
         )
+
+    def _with_metadata_columns(
+        self, collection_id: str, layout: _Layout, docs: Sequence[Document]
+    ) -> _Layout:
+        """The layout after adding typed columns for metadata keys seen for the first time."""
+        new = lance_metadata.wanted(docs) - set(layout.meta)
+        if not new:
+            return layout
+        empty = layout.table.count_rows() == 0
+        addable = [
+            lance_metadata.field_for(key, kind)
+            for key, kind in sorted(new)
+            if empty or layout.table.count_rows(lance_metadata.held_by_rows(key, kind)) == 0
+        ]
+        if not addable:
+            return layout
+        layout.table.add_columns(addable)
+        layout = _Layout.of(layout.table)
+        with self._lock:
+            self._layouts[collection_id] = layout
+        return layout
 
     def delete_object(self, collection_id: str, object_id: str) -> int:
         result = self._layout(collection_id).table.delete(f"object_id = {sql_literal(object_id)}")
@@ -261,12 +319,12 @@ class LanceDocumentStore:
             [ColumnOrdering(column_name="object_id"), ColumnOrdering(column_name="key")]
         )
         if where is not None:
-            query = query.where(compile_filter(where, layout.columns))
+            query = query.where(layout.where(where))
         return _documents(query.offset(offset).limit(limit).to_arrow(), layout)
 
     def count(self, collection_id: str, where: Filter | None = None) -> int:
         layout = self._layout(collection_id)
-        predicate = None if where is None else compile_filter(where, layout.columns)
+        predicate = None if where is None else layout.where(where)
         return int(layout.table.count_rows(predicate))
 
     def vector_search(
@@ -289,7 +347,7 @@ class LanceDocumentStore:
             .limit(k)
         )
         if where is not None:
-            query = query.where(compile_filter(where, layout.columns), prefilter=True)
+            query = query.where(layout.where(where), prefilter=True)
         found = query.to_arrow()
         similarities = [1.0 - d for d in found["_distance"].to_pylist()]
         return list(zip(_documents(found, layout), similarities, strict=True))
@@ -315,7 +373,7 @@ class LanceDocumentStore:
             query_type="fts",
         )
         if where is not None:
-            search = search.where(compile_filter(where, layout.columns), prefilter=True)
+            search = search.where(layout.where(where), prefilter=True)
         found = search.select([*layout.hit_columns, "_score"]).limit(k).to_arrow()
         return list(zip(_documents(found, layout), found["_score"].to_pylist(), strict=True))
 
@@ -343,6 +401,7 @@ class LanceDocumentStore:
         layout.table.optimize()  # compacts and folds new rows into the existing indexes
         _ensure_fts(layout)
         _ensure_vector_indexes(layout)
+        _ensure_metadata_indexes(layout)
 
 
 def _check_unique_columns(features: Sequence[FeatureColumn]) -> None:
@@ -392,6 +451,17 @@ def _ensure_vector_indexes(layout: _Layout) -> None:
             layout.table.create_index(column, config=config)
 
 
+def _ensure_metadata_indexes(layout: _Layout) -> None:
+    indexed = _indexed_columns(layout)
+    for (_, kind), column in layout.meta.items():
+        if column in indexed:
+            continue
+        values = layout.table.search().select([column]).to_arrow()[column]
+        distinct = len(pc.unique(values))
+        config = Bitmap() if lance_metadata.index_kind(kind, distinct) == "BITMAP" else BTree()
+        layout.table.create_index(column, config=config)
+
+
 # --- conversion ---------------------------------------------------------------------------------
 
 
@@ -412,6 +482,7 @@ def _to_arrow(docs: Sequence[Document], layout: _Layout) -> pa.Table:
         for name in _PLAIN_FIELDS
     }
     arrays["metadata"] = pa.array([json.dumps(d.metadata) for d in docs], type=_JSON)
+    arrays.update(lance_metadata.arrays(docs, layout.meta))
     arrays["extractors"] = pa.array([d.extractors for d in docs], type=pa.list_(pa.utf8()))
     for feature in layout.features:
         values = [d.features.get(feature.address) for d in docs]
