@@ -523,7 +523,11 @@ def _vector_array(feature: FeatureColumn, values: Sequence[Any]) -> pa.Array:
 
 
 def _documents(found: pa.Table, layout: _Layout) -> list[Document]:
-    """Rows read back from a table as Documents, features keyed by address, nulls omitted."""
+    """Rows read back from a table as Documents, features keyed by address, nulls omitted.
+
+    They were validated on the way in and the schema holds their types, so they are built
+    without validating again (a search turns up to hundreds of rows into documents).
+    """
     features = [(f, column_name(f.address)) for f in layout.features]
     docs = []
     for row in found.to_pylist():
@@ -534,7 +538,7 @@ def _documents(found: pa.Table, layout: _Layout) -> list[Document]:
         }
         metadata = row.get("metadata")
         docs.append(
-            Document(
+            Document.model_construct(
                 **{name: row.get(name) for name in _PLAIN_FIELDS},
                 metadata=json.loads(metadata) if metadata else {},
                 extractors=row.get("extractors") or [],
