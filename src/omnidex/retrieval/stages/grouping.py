@@ -5,7 +5,7 @@ Candidates are grouped by ``field`` (default ``object_id``; any document field o
 apart, or consecutive pages — merge into one moment spanning them, scored by its best part. A
 group keeps its ``top_n`` best moments, in time order, and is scored by its best candidate
 (``max``) or the sum of all (``sum``). The group's hit is its best candidate; its ``moments`` list
-the merged ranges. Groups come out best first.
+the merged ranges, each with a snippet of its best part. Groups come out best first.
 """
 
 from __future__ import annotations
@@ -45,11 +45,15 @@ class GroupBy(Stage):
             key = field_value(candidate.document, self.params.field)
             groups.setdefault((candidate.collection.id, repr(key)), []).append(candidate)
         out = []
+        texts = {c.id: c.document for c in candidates}
         for members in groups.values():
             best = max(members, key=lambda c: c.score)
-            moments = merge_moments(members, self.params.merge_gap_s, context.query)
+            moments = merge_moments(members, self.params.merge_gap_s)
             top = sorted(moments, key=lambda m: -m.score)[: self.params.top_n]
-            best.moments = sorted(top, key=_position)
+            best.moments = [
+                m.model_copy(update={"snippet": snippet(texts[m.ids[0]].text(), context.query)})
+                for m in sorted(top, key=_position)
+            ]
             scores = [c.score for c in members]
             best.score = max(scores) if self.params.score == "max" else sum(scores)
             out.append(best)
@@ -65,10 +69,11 @@ def field_value(document: Document, name: str) -> Any:
     return getattr(document, name, document.metadata.get(name))
 
 
-def merge_moments(members: list[Candidate], gap_s: float, query: str) -> list[Moment]:
-    """The members as moments in time (or page) order, touching ones merged."""
+def merge_moments(members: list[Candidate], gap_s: float) -> list[Moment]:
+    """The members as moments in time (or page) order, touching ones merged; a moment's first
+    id is its best part's."""
     merged: list[Moment] = []
-    for moment in sorted((_moment(c, query) for c in members), key=_position):
+    for moment in sorted((_moment(c) for c in members), key=_position):
         if merged and _touch(merged[-1], moment, gap_s):
             merged[-1] = _join(merged[-1], moment)
         else:
@@ -76,7 +81,7 @@ def merge_moments(members: list[Candidate], gap_s: float, query: str) -> list[Mo
     return merged
 
 
-def _moment(candidate: Candidate, query: str) -> Moment:
+def _moment(candidate: Candidate) -> Moment:
     document = candidate.document
     return Moment(
         score=candidate.score,
@@ -84,7 +89,6 @@ def _moment(candidate: Candidate, query: str) -> Moment:
         page=document.page,
         start_s=document.start_s,
         end_s=document.end_s,
-        snippet=snippet(document.text(), query),
     )
 
 
@@ -101,13 +105,12 @@ def _touch(a: Moment, b: Moment, gap_s: float) -> bool:
 
 
 def _join(a: Moment, b: Moment) -> Moment:
-    best = a if a.score >= b.score else b
+    first, second = (a, b) if a.score >= b.score else (b, a)
     end = max(e for e in (a.end_s, b.end_s) if e is not None) if a.end_s is not None else b.end_s
     return Moment(
-        score=best.score,
-        ids=a.ids + b.ids,
+        score=first.score,
+        ids=first.ids + second.ids,
         page=a.page,
         start_s=a.start_s,
         end_s=end,
-        snippet=best.snippet,
     )
