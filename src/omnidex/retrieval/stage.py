@@ -2,7 +2,8 @@
 
 A stage is a small class with a ``type`` name and a pydantic ``Params`` model (``extra="forbid"``).
 Its constructor is cheap; :meth:`Stage.check` validates what the params refer to (features of
-the retriever's collections) when a retriever is saved; :meth:`Stage.warm_up` loads models; and
+the retriever's collections) when a retriever is saved; :meth:`Stage.warm_up` loads models (kept
+per process); and
 :meth:`Stage.run` takes the current candidates and returns new ones, setting each one's score.
 The executor records each stage's score and rank for every candidate it returns.
 
@@ -64,7 +65,8 @@ class Stage:
         ``inputs`` holds a sample value of each declared input's type."""
 
     def warm_up(self) -> None:
-        """Load what the stage needs (a model); called once before the first run."""
+        """Load what the stage needs (a model, kept per process, so a second call is cheap).
+        A stage calls it from ``run``; a server may call it ahead of the first query."""
 
     def run(self, context: RunContext, candidates: list[Candidate]) -> list[Candidate]:
         raise NotImplementedError
