@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -163,3 +164,18 @@ def test_frames_are_never_enlarged(av_media: Any) -> None:
     assert next(iter_frames(clip, width=400)).image.shape == (120, 160, 3)
     refs = decode_frames(clip, FrameIndex.build(clip))  # type: ignore[arg-type]
     assert small_yuv(next(refs).frame, 400).shape == (180, 160)  # Y, then U and V below it
+
+
+def test_a_seek_that_lands_late_falls_back_to_the_start(av_media: Any) -> None:
+    # AVI seeks by decoding time and lands after the frame asked for; with no earlier seek point
+    # known, decoding must start over from the beginning rather than give up or loop
+    clip = av_media.video("clip.avi", n_frames=60, codec="mpeg4", codec_options={"bf": "2"})
+    index = FrameIndex.build(clip)
+    assert index is not None
+    refs = [r.index for r in decode_frames(clip, index)]
+    pick = next(r for r in refs if r >= 30)
+    only_late_keys = replace(index, keyframes=(pick,))
+    got = list(decode_frames(clip, only_late_keys, picks=[pick], ranges=[(pick + 1, pick + 3)]))
+    assert [g.index for g in got] == [pick, pick + 1, pick + 2]
+    full = {f.index: f.image for f in iter_frames(clip)}
+    assert all(np.array_equal(to_array(g.frame), full[g.index]) for g in got)

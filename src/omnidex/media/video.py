@@ -157,14 +157,15 @@ def decode_frames(
         stream = _video_of(container, path)
         _configure(stream, fast=fast, threads=ThreadType.SLICE)
         for number, stretch in enumerate(wanted.stretches(index)):
-            key = stretch.key
+            key, retry = stretch.key, False
             while True:
                 try:
-                    seek = key > 0 or number > 0
+                    seek = key > 0 or number > 0 or retry
                     yield from _read(container, stream, index, wanted, stretch, key, seek, path)
                     break
-                except _Overshot:
-                    key = index.key_before(key - 1)
+                except _Overshot:  # start from the seek point before, at worst the very start
+                    earlier = index.key_before(key - 1)
+                    key, retry = (earlier if earlier < key else 0), True
 
 
 @dataclass(frozen=True)
