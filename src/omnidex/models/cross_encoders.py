@@ -1,8 +1,8 @@
 """Cross-encoders for reranking: sentence-transformers ``CrossEncoder`` models, loaded once.
 
-:func:`get_cross_encoder` resolves a model id with :func:`omnidex.models.hub.resolve_model` (so
-a hub id, a cached id or a local folder all work, offline when they can) and keeps one loaded
-model per folder and device. torch is imported when a model loads, never before.
+:func:`get_cross_encoder` returns the model for an id (a hub id, a cached id or a local folder,
+offline when they can), loaded once per process (:mod:`omnidex.models.loaded`). torch is imported
+when a model loads, never before.
 """
 
 from __future__ import annotations
@@ -15,12 +15,7 @@ from typing import Any
 import numpy as np
 
 from omnidex.errors import MissingDependencyError, ModelLoadError
-from omnidex.models.embedders import default_device
-from omnidex.models.hub import resolve_model
-
-_loaded: dict[tuple[Path, str], CrossEncoderModel] = {}
-_by_id: dict[tuple[str, str], CrossEncoderModel] = {}
-_lock = threading.Lock()
+from omnidex.models.loaded import LoadedModels
 
 
 class CrossEncoderModel:
@@ -45,16 +40,8 @@ class CrossEncoderModel:
 
 
 def get_cross_encoder(model_id: str, device: str | None = None) -> CrossEncoderModel:
-    """The process-wide cross-encoder for ``model_id``; the id is resolved once per process."""
-    device = device or default_device()
-    if (known := _by_id.get((model_id, device))) is not None:
-        return known
-    key = (resolve_model(model_id), device)
-    with _lock:
-        if key not in _loaded:
-            _loaded[key] = CrossEncoderModel(*key)
-        _by_id[(model_id, device)] = _loaded[key]
-        return _loaded[key]
+    """The process-wide cross-encoder for ``model_id`` on ``device``, loaded on first use."""
+    return _CROSS_ENCODERS.get(model_id, device)
 
 
 def _load(path: Path, device: str) -> Any:
@@ -71,3 +58,6 @@ def _load(path: Path, device: str) -> Any:
         raise ModelLoadError(
             f"cannot load the cross-encoder at {path}: {exc}", path=str(path)
         ) from exc
+
+
+_CROSS_ENCODERS = LoadedModels(CrossEncoderModel)

@@ -1,9 +1,8 @@
 """Text embedders: sentence-transformers models loaded once per process and shared.
 
-:func:`get_embedder` resolves a model id with :func:`omnidex.models.hub.resolve_model` and returns
-the :class:`TextEmbedder` for that folder and device, loading it on first use only, even when many
-threads ask at once. torch and sentence-transformers are imported when a model loads, never when
-this module is imported.
+:func:`get_embedder` returns the :class:`TextEmbedder` for a model id (a hub id, a cached id or a
+folder) and device, loaded once per process (:mod:`omnidex.models.loaded`). torch and
+sentence-transformers are imported when a model loads, never when this module is imported.
 """
 
 from __future__ import annotations
@@ -16,14 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from omnidex.errors import MissingDependencyError, ModelLoadError
-from omnidex.models.hub import resolve_model
+from omnidex.models.loaded import LoadedModels
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
-
-_by_path: dict[tuple[Path, str], TextEmbedder] = {}
-_by_id: dict[tuple[str, str], TextEmbedder] = {}
-_cache_lock = threading.Lock()
 
 
 class TextEmbedder:
@@ -58,28 +53,10 @@ class TextEmbedder:
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
 
-def default_device() -> str:
-    """``cuda`` when torch sees a GPU, else ``cpu``."""
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def get_embedder(model_id: str, device: str | None = None) -> TextEmbedder:
-    """The process-wide embedder for ``model_id`` on ``device``, loaded on first use.
-
-    Models are shared per (resolved folder, device); a model id is resolved once per process, so
-    later calls do not probe the hub again.
-    """
-    device = device or default_device()
-    if (known := _by_id.get((model_id, device))) is not None:
-        return known
-    key = (resolve_model(model_id), device)
-    with _cache_lock:
-        if key not in _by_path:
-            _by_path[key] = TextEmbedder(*key)
-        _by_id[(model_id, device)] = _by_path[key]
-        return _by_path[key]
+    """The process-wide embedder for ``model_id`` on ``device``, loaded on first use
+    (:mod:`omnidex.models.loaded`)."""
+    return _EMBEDDERS.get(model_id, device)
 
 
 def _load_sentence_transformer(path: Path, device: str) -> SentenceTransformer:
@@ -98,3 +75,6 @@ def _load_sentence_transformer(path: Path, device: str) -> SentenceTransformer:
         raise ModelLoadError(
             f"cannot load the sentence-transformers model at {path}: {exc}", path=str(path)
         ) from exc
+
+
+_EMBEDDERS = LoadedModels(TextEmbedder)
