@@ -85,7 +85,7 @@ def _null_test(f: Compare, columns: Mapping[str, str]) -> str:
         raise InvalidFilterError(f"{f.op} cannot compare with null", field=f.field.name)
     negate = "NOT " if f.op == "!=" else ""
     if f.field.metadata:
-        target = _json_value(f.field.name)
+        target = json_value(f.field.name)
         return f"({negate}coalesce({target} = 'null', TRUE))"
     return f"({_column(f.field, columns)[0]} IS {negate}NULL)"
 
@@ -95,7 +95,7 @@ def _json_path(key: str) -> str:
     return sql_literal("$[" + json.dumps(key, ensure_ascii=False) + "]")
 
 
-def _json_value(key: str) -> str:
+def json_value(key: str) -> str:
     """The metadata value at ``key`` as JSON text; NULL when the key is absent."""
     return f"json_extract(metadata, {_json_path(key)})"
 
@@ -103,7 +103,7 @@ def _json_value(key: str) -> str:
 def _metadata_compare(key: str, op: str, value: str | int | float | bool) -> str:
     """Compare the JSON text of a metadata value: exact for strings and booleans (json_extract
     writes JSON the way ``json.dumps(..., ensure_ascii=False)`` does), numeric for numbers."""
-    target = _json_value(key)
+    target = json_value(key)
     if op == "contains":
         if not isinstance(value, str):
             raise InvalidFilterError("contains needs a text value", field=key)

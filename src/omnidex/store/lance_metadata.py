@@ -16,13 +16,13 @@ missing in the new column, so the key stays in the JSON alone.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import pyarrow as pa
 
+from omnidex.store.filter_sql import json_value
 from omnidex.types import Document
 
 MetaKind = Literal["s", "n", "b"]
@@ -83,8 +83,7 @@ def wanted(docs: Sequence[Document]) -> set[tuple[str, str]]:
 
 def held_by_rows(key: str, kind: str) -> str:
     """A predicate true for rows whose JSON metadata holds ``key`` with a ``kind`` value."""
-    path = "'" + ("$[" + json.dumps(key, ensure_ascii=False) + "]").replace("'", "''") + "'"
-    value = f"json_extract(metadata, {path})"
+    value = json_value(key)
     if kind == "n":
         return f"try_cast({value} AS DOUBLE) IS NOT NULL"
     if kind == "b":
