@@ -31,7 +31,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -47,24 +47,13 @@ from omnidex.models.hub import DEFAULT_TEXT_MODEL
 from omnidex.retrieval.candidates import Source
 from omnidex.retrieval.executor import Retriever
 from omnidex.types import Document, RetrieverSpec
-from search_latency import embedded_corpus
+from search_latency import embedded_corpus, percentiles, timed
 
 ADDRESS = "text_embedding@v1/vector"
 TEXT = "page_text@v1/text"
 SPEAKERS = ["ann", "bob", "cid", "dee", "eve"]
 OBJECTS, PER_OBJECT = 100, 1000
 POOL, GROUP_MOMENTS, LIMIT = 50, 3, 10
-
-
-def percentiles(samples: Sequence[float]) -> tuple[float, float]:
-    p50, p95 = np.percentile(np.array(samples) * 1000, [50, 95])
-    return float(p50), float(p95)
-
-
-def timed(call: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
 
 
 # --- pipeline -----------------------------------------------------------------------------------
