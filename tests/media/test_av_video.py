@@ -15,7 +15,6 @@ from omnidex.media.video import (
     FrameIndex,
     UnorderedTimestamps,
     decode_frames,
-    frame_at,
     frames_near,
     iter_frames,
     small_yuv,
@@ -120,9 +119,10 @@ def test_fast_mode_gives_the_same_frames_roughly(av_media: Any) -> None:
     assert all(np.abs(a.astype(int) - b).mean() < 8 for a, b in zip(exact, fast, strict=True))
 
 
-def test_frame_at_and_frames_near(av_media: Any) -> None:
+def test_frames_near(av_media: Any) -> None:
     clip = av_media.video(n_frames=50)
-    assert _brightness(frame_at(clip, 0.42, width=80)) == pytest.approx(80, abs=4)  # frame 10
+    at = frames_near(clip, [0.42], width=80)[0.42]
+    assert _brightness(at) == pytest.approx(80, abs=4)  # frame 10
     near = frames_near(clip, [1.0, 0.0, 99.0], width=40)
     assert set(near) == {0.0, 1.0, 99.0}
     assert _brightness(near[0.0]) == pytest.approx(0, abs=4)

@@ -256,11 +256,6 @@ class _Wanted:
         return stretches
 
 
-def frame_at(path: Path, pts_s: float, width: int | None = None) -> np.ndarray:
-    """The RGB frame shown at ``pts_s`` seconds (the last one starting at or before it)."""
-    return frames_near(path, [pts_s], width)[pts_s]
-
-
 def frames_near(
     path: Path, pts_s: list[float], width: int | None = None
 ) -> dict[float, np.ndarray]:

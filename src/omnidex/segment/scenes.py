@@ -261,13 +261,9 @@ class AdaptiveContentDetector:
 
 def detect_cuts(frames: Iterable[np.ndarray], detector: SceneDetector | None = None) -> list[int]:
     """All cuts in a sequence of frames numbered from 0 (a fresh default detector when None)."""
-    return detect_indexed(enumerate(frames), detector or AdaptiveContentDetector())
-
-
-def detect_indexed(frames: Iterable[tuple[int, np.ndarray]], detector: SceneDetector) -> list[int]:
-    """All cuts in ``(index, frame)`` pairs, as ``detector`` reports them."""
+    detector = detector or AdaptiveContentDetector()
     cuts: list[int] = []
-    for index, frame in frames:
+    for index, frame in enumerate(frames):
         cuts.extend(detector.process(index, frame))
     cuts.extend(detector.finish())
     return cuts
