@@ -156,6 +156,8 @@ class Collection:
         self.info = info
         self.plan = plan
         self._lock = threading.Lock()
+        self._searches: dict[int, Retriever] = {}
+        """The default retriever for each ``k`` asked for, checked once."""
 
     @property
     def name(self) -> str:
@@ -186,10 +188,12 @@ class Collection:
         embeddable vector feature and BM25 on the text, fused by reciprocal rank."""
         if not 1 <= k <= MAX_K:
             raise InvalidSpecError(f"k must be between 1 and {MAX_K}, not {k}", field="k")
-        source = self.source()
-        features = [(f.address, f.type) for f in self.info.features]
-        spec = default_retriever_spec(self.name, features, source.embedders, k)
-        retriever = Retriever(spec, [source], self.db.documents)
+        retriever = self._searches.get(k)
+        if retriever is None:
+            source = self.source()
+            features = [(f.address, f.type) for f in self.info.features]
+            spec = default_retriever_spec(self.name, features, source.embedders, k)
+            retriever = self._searches[k] = Retriever(spec, [source], self.db.documents)
         return retriever.run({"query": query}, where=_filter(where)).hits
 
     def source(self) -> Source:
