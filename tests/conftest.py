@@ -97,3 +97,13 @@ def tiny_cross_encoder_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     BertForSequenceClassification(config).save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     return model_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_phi4mm_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Phi-4-multimodal checkpoint saved like the hub's transformers revision:
+    config, weights, processor with a tokenizer trained here, and PEFT adapters in
+    ``vision-lora/`` and ``speech-lora/`` (see ``tests/phi4mm_checkpoint.py``)."""
+    from .phi4mm_checkpoint import build_checkpoint
+
+    return build_checkpoint(tmp_path_factory.mktemp("tiny_phi4mm"))

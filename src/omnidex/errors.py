@@ -113,6 +113,14 @@ class ExtractionError(OmnidexError):
     http_status = 500
 
 
+class ModelServerError(ExtractionError):
+    """A served model (an OpenAI-compatible endpoint) refused, failed or could not be reached;
+    ``url``, ``model`` and ``status`` say where and how."""
+
+    code = "model_server_error"
+    http_status = 502
+
+
 class MissingDependencyError(OmnidexError):
     """An optional package or program is absent; the message says how to install it."""
 

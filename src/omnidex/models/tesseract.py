@@ -11,6 +11,8 @@ import io
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -150,6 +152,13 @@ class TesseractEngine:
         if self.oem is not None:
             command += ["--oem", str(self.oem)]
         return OcrResult.from_words(parse_tsv(self._run([*command, "tsv"], _png_bytes(image))))
+
+    def read_many(self, images: Sequence[Image.Image]) -> list[OcrResult]:
+        """:meth:`read` of each image, in order, in parallel threads (one tesseract each, at most
+        one per CPU)."""
+        workers = max(1, min(len(images), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr") as pool:
+            return list(pool.map(self.read, images))
 
     def _run(self, command: list[str], stdin: bytes) -> str:
         # Callers parallelize across images: one thread per tesseract process is fastest.

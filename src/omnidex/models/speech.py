@@ -1,0 +1,80 @@
+"""Speech shared by the engines: timed words, transcripts, and long audio cut at pauses.
+
+Every engine answers with a :class:`Transcript` whose word times are absolute in the source, and
+cuts audio longer than its window into pieces that end at the quietest point near the limit
+(:func:`speech_windows`), so a window boundary rarely splits a word.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+FRAMES_PER_S = 100
+"""Energy is measured per 10 ms frame; pocketsphinx's word boundaries are such frame numbers."""
+_FRAME = SAMPLE_RATE // FRAMES_PER_S
+_PAUSE_FRAMES = 20
+"""Energy is averaged over 200 ms when looking for a pause to cut a window at."""
+
+
+@dataclass(frozen=True)
+class TimedWord:
+    """One recognized word with its absolute start and end in seconds and its posterior 0..1."""
+
+    text: str
+    start_s: float
+    end_s: float
+    confidence: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"text": self.text, "start_s": self.start_s, "end_s": self.end_s}
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The words of a span of speech, in order, and the text they make."""
+
+    text: str
+    words: list[TimedWord] = field(default_factory=list)
+    language: str = "en-us"
+
+    @classmethod
+    def from_words(cls, words: list[TimedWord], language: str) -> Transcript:
+        return cls(text=" ".join(w.text for w in words), words=words, language=language)
+
+
+def split_windows(frame_energy: np.ndarray, max_frames: int) -> list[tuple[int, int]]:
+    """``(start, end)`` frame ranges of at most ``max_frames`` that cover every frame.
+
+    Each window that is not the last ends at the quietest point (energy averaged over 200 ms) of
+    its second half, so cuts fall in pauses between words where the audio has any.
+    """
+    total = len(frame_energy)
+    if total <= max_frames:
+        return [(0, total)]
+    smooth = np.convolve(frame_energy, np.ones(_PAUSE_FRAMES) / _PAUSE_FRAMES, mode="same")
+    windows = []
+    start = 0
+    while total - start > max_frames:
+        low = start + max(1, max_frames // 2)
+        end = low + int(np.argmin(smooth[low : start + max_frames + 1]))
+        windows.append((start, end))
+        start = end
+    windows.append((start, total))
+    return windows
+
+
+def frame_energy(samples: np.ndarray) -> np.ndarray:
+    """Mean squared amplitude of each 10 ms frame (a last partial frame counts as one)."""
+    padded = np.pad(samples, (0, -len(samples) % _FRAME))
+    return np.square(padded.reshape(-1, _FRAME), dtype=np.float64).mean(axis=1)
+
+
+def speech_windows(samples: np.ndarray, max_window_s: float) -> list[tuple[int, int]]:
+    """``(start, end)`` sample ranges of at most ``max_window_s`` that cover ``samples``, cut
+    at pauses (:func:`split_windows`)."""
+    max_frames = max(1, int(max_window_s * FRAMES_PER_S))
+    windows = split_windows(frame_energy(samples), max_frames)
+    return [(start * _FRAME, min(end * _FRAME, len(samples))) for start, end in windows]
