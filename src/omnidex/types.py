@@ -161,6 +161,8 @@ class Segment:
     image: Callable[[], Image.Image] | None = None
     audio: Callable[[], np.ndarray] | None = None
     """The segment's sound, 16 kHz mono float32, loaded lazily (scenes and audio spans)."""
+    frames: Callable[[int], list[Image.Image]] | None = None
+    """``frames(n)``: n frames spread over a scene, decoded on demand (video scenes only)."""
     thumbnail: bytes | None = None
     features: dict[str, Any] = field(default_factory=dict)
     """Features produced so far by earlier extractors, by address (text for the embedder)."""

@@ -74,6 +74,8 @@ class OpenAIServer:
     api_key: str | None = None
     delay_s: float | Callable[[str], float] = 0.0
     """Seconds each chat request takes; a callable gets the request's text."""
+    reply: Callable[[str], str] | None = None
+    """The answer's content from the request described in words; None: that description."""
     requests: list[Received] = field(default_factory=list)
     max_in_flight: int = 0
     url: str = ""
@@ -103,6 +105,8 @@ class OpenAIServer:
                 return _failure_answer(failure)
             self._authorize(headers)
             content = describe(body, self.models)
+            if self.reply is not None:
+                content = self.reply(content)
             self._stopping.wait(self._delay(body))
             return 200, {}, json.dumps(completion(body["model"], content))
         except BadRequest as exc:
@@ -287,7 +291,7 @@ def _handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def openai_server(**options: Any) -> Iterator[OpenAIServer]:
     """A running server on 127.0.0.1 (a free port) for the ``with`` block; ``options`` are
-    :class:`OpenAIServer` fields (``api_key``, ``delay_s``, ``base_model``)."""
+    :class:`OpenAIServer` fields (``api_key``, ``delay_s``, ``base_model``, ``reply``)."""
     state = OpenAIServer(**options)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"

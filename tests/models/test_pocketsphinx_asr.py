@@ -92,6 +92,11 @@ def test_split_windows_cover_everything_and_cut_at_pauses() -> None:
     assert len(split_windows(np.ones(7), max_frames=1)) == 7
 
 
+def test_sound_without_pauses_is_cut_into_full_windows() -> None:
+    energy = 1.0 + 0.01 * np.sin(np.arange(1000))  # a tone: no pause, tiny ripples
+    assert split_windows(energy, max_frames=300)[:3] == [(0, 300), (300, 600), (600, 900)]
+
+
 def test_frame_energy_counts_a_partial_frame() -> None:
     energy = frame_energy(np.ones(SAMPLE_RATE // FRAMES_PER_S * 3 + 1, np.float32))
     assert len(energy) == 4

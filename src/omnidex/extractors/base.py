@@ -25,6 +25,16 @@ class ExtractorParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def check_engine_params(params: BaseModel, engine: str, owned: Mapping[str, set[str]]) -> None:
+    """ValueError naming the params that were set but belong to an engine other than ``engine``.
+
+    ``owned`` maps each engine to the params only it reads; params no engine owns are shared.
+    """
+    others = set().union(*(fields for name, fields in owned.items() if name != engine))
+    if foreign := params.model_fields_set & (others - owned.get(engine, set())):
+        raise ValueError(f"{', '.join(sorted(foreign))}: not a param of engine {engine!r}")
+
+
 class Extractor(ABC):
     name: ClassVar[str]
     version: ClassVar[int]

@@ -1,50 +1,77 @@
-"""``ocr@v1``: the text of images and scanned pages, with each word's box and confidence.
+"""``ocr@v1``: the text of images, scanned pages and slides in scenes.
 
 The OCR engine sits behind the small :class:`OcrEngine` interface; :data:`ENGINES` maps an
-``engine`` param value to a factory, so adding an engine is one entry. Images are read in parallel
-threads (each engine call may run a process), bounded by the CPU count, in segment order.
+``engine`` param value to a factory, so adding an engine is one entry:
+
+- ``tesseract`` (default): the tesseract program, each word with its box and confidence;
+- ``phi4mm``: Phi-4-multimodal's vision adapter, in process or served (:class:`Phi4Options`); it
+  reads slides, handwriting and layouts tesseract cannot, and gives text only (no boxes).
+
+A batch of segments is read in one engine call: tesseract runs one process per CPU, Phi-4 one
+batched generation.
 """
 
 from __future__ import annotations
 
-import os
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from omnidex.errors import ExtractionError
-from omnidex.extractors.base import Extractor, ExtractorParams
+from omnidex.extractors.base import Extractor, check_engine_params
+from omnidex.extractors.phi4_backend import Phi4Options, generator_for
+from omnidex.models.phi4mm_tasks import Phi4OcrEngine
 from omnidex.models.tesseract import OcrResult, TesseractEngine
 from omnidex.types import FeatureSpec, FeatureType, Segment, SegmentKind
 
 if TYPE_CHECKING:
     from PIL import Image
 
+ENGINE_PARAMS = {
+    "tesseract": {"languages", "psm", "min_confidence"},
+    "phi4mm": {*Phi4Options.model_fields, "max_side", "max_crops", "max_new_tokens"},
+}
+
 
 class OcrEngine(Protocol):
     def check(self) -> None:
-        """Raise MissingDependencyError when the engine cannot run here."""
+        """Raise MissingDependencyError (or ModelLoadError) when the engine cannot run here."""
 
-    def read(self, image: Image.Image) -> OcrResult:
-        """The words, text and mean confidence of one image."""
+    def read_many(self, images: Sequence[Image.Image]) -> list[OcrResult]:
+        """The text (and, where the engine has them, words and confidence) of each image."""
+        ...
 
 
-class OcrParams(ExtractorParams):
-    engine: Literal["tesseract"] = "tesseract"
+class OcrParams(Phi4Options):
+    engine: Literal["tesseract", "phi4mm"] = "tesseract"
     languages: str = Field("eng", min_length=1, description="tesseract languages, e.g. eng+deu")
     psm: int = Field(3, ge=0, le=13, description="tesseract page segmentation mode")
     min_confidence: float = Field(0, ge=0, le=100, description="words below it are dropped")
+    max_side: int = Field(1792, ge=224, le=8192, description="phi4mm: longest image side, px")
+    max_crops: int = Field(16, ge=1, le=64, description="phi4mm: HD crops per image at most")
+    max_new_tokens: int = Field(1024, ge=1, le=8192, description="phi4mm: longest text read")
+
+    @model_validator(mode="after")
+    def _params_of_the_engine(self) -> Self:
+        check_engine_params(self, self.engine, ENGINE_PARAMS)
+        return self
 
 
 ENGINES: dict[str, Callable[[OcrParams], OcrEngine]] = {
     "tesseract": lambda p: TesseractEngine(languages=p.languages, psm=p.psm),
+    "phi4mm": lambda p: Phi4OcrEngine(
+        functools.partial(generator_for, p),
+        max_side=p.max_side,
+        max_crops=p.max_crops,
+        max_new_tokens=p.max_new_tokens,
+    ),
 }
 
 
 class Ocr(Extractor):
-    """Text, words (with boxes) and mean confidence of image and page segments."""
+    """Text of image, page and scene segments; with tesseract also words, boxes and confidence."""
 
     name = "ocr"
     version = 1
@@ -62,12 +89,14 @@ class Ocr(Extractor):
         return [
             FeatureSpec(name="text", type=FeatureType.TEXT, description="the text read"),
             FeatureSpec(
-                name="words", type=FeatureType.JSON, description="[{text, conf, box: [x, y, w, h]}]"
+                name="words",
+                type=FeatureType.JSON,
+                description="[{text, conf, box: [x, y, w, h]}] (tesseract only)",
             ),
             FeatureSpec(
                 name="confidence",
                 type=FeatureType.NUMBER,
-                description="mean word confidence 0..100",
+                description="mean word confidence 0..100 (tesseract only)",
             ),
         ]
 
@@ -78,19 +107,20 @@ class Ocr(Extractor):
 
     def extract(self, segments: Sequence[Segment]) -> list[dict[str, Any]]:
         self.load()
-        workers = max(1, min(len(segments), os.cpu_count() or 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr") as pool:
-            return list(pool.map(self._extract_one, segments))
-
-    def _extract_one(self, segment: Segment) -> dict[str, Any]:
-        if segment.image is None:
-            return {}
+        seen = [(n, segment.image()) for n, segment in enumerate(segments) if segment.image]
         try:
-            result = self.engine.read(segment.image())
+            results = self.engine.read_many([image for _, image in seen])
         except ExtractionError as exc:
             exc.context.setdefault("extractor", self.ref)
-            exc.context.setdefault("segment", segment.key)
             raise
+        features: list[dict[str, Any]] = [{} for _ in segments]
+        for (number, _), result in zip(seen, results, strict=True):
+            features[number] = self._features(result)
+        return features
+
+    def _features(self, result: OcrResult) -> dict[str, Any]:
+        if not result.words:
+            return {"text": result.text} if result.text.strip() else {}
         words = [w for w in result.words if w.conf >= self.params.min_confidence]
         if len(words) != len(result.words):
             result = OcrResult.from_words(words)

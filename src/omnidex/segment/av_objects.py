@@ -91,6 +91,9 @@ def segment_av(
             fps=frame_rate(plan.info) if plan.info.has_video else None,
             image=partial(decode_jpeg, planned.keyframe) if planned.keyframe else None,
             audio=_audio_of(plan.track, planned.span),
+            frames=partial(scene_frames, path, planned.span, limits=settings.limits, source=source)
+            if plan.info.has_video
+            else None,
             thumbnail=planned.thumbnail,
         )
         for index, planned in enumerate(plan.spans)
@@ -162,6 +165,22 @@ def frame_rate(info: MediaInfo) -> float:
 def decode_jpeg(data: bytes) -> Image.Image:
     with Image.open(io.BytesIO(data)) as image:
         return image.convert("RGB")
+
+
+def scene_frames(
+    path: Path, span: Span, count: int, *, limits: Limits, source: str
+) -> list[Image.Image]:
+    """``count`` frames spread evenly over ``span`` (the middle of equal parts), decoded in a
+    sandbox, at most KEYFRAME_WIDTH wide."""
+    times = [span.start_s + (span.end_s - span.start_s) * (i + 0.5) / count for i in range(count)]
+    jpegs = run_isolated(frames_jpeg, path, times, timeout_s=limits.decode_timeout_s, source=source)
+    return [decode_jpeg(data) for data in jpegs]
+
+
+def frames_jpeg(path: Path, times: list[float]) -> list[bytes]:
+    """JPEGs of the frames shown at ``times`` (those the file has), in order; runs sandboxed."""
+    decoded = frames_near(path, times, width=KEYFRAME_WIDTH)
+    return [thumbnail(decoded[t], KEYFRAME_WIDTH) for t in times if t in decoded]
 
 
 def _audio_of(track: AudioTrack | None, span: Span) -> partial[np.ndarray] | None:
