@@ -153,9 +153,11 @@ def build_checkpoint(
             init_lora_weights=False,  # random B as well as A: an adapter that changes the output
             task_type="CAUSAL_LM",
         )
-        with _made_on(device, dtype):
-            peft_model = get_peft_model(Phi4MultimodalForCausalLM(config), lora)
-        peft_model.save_pretrained(out / f"{adapter}-lora")
+        with _made_on(device, dtype):  # no autocast: the adapter in the model's dtype, as released
+            peft_model = get_peft_model(
+                Phi4MultimodalForCausalLM(config), lora, autocast_adapter_dtype=False
+            )
+        peft_model.save_pretrained(str(out / f"{adapter}-lora"))
         del peft_model
     return out
 

@@ -8,7 +8,7 @@ same methods over HTTP.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,10 @@ from pydantic import ValidationError
 
 from omnidex.config import Settings
 from omnidex.errors import InvalidSpecError, NotFoundError
+from omnidex.pipeline.ask import ask, phi4_options
 from omnidex.pipeline.local_runner import LocalRunner, ProgressCallback
 from omnidex.pipeline.plan import Plan, build_plan, normalize_spec
+from omnidex.presets import preset_spec
 from omnidex.retrieval.candidates import QueryEmbedder, Source
 from omnidex.retrieval.defaults import default_retriever_spec
 from omnidex.retrieval.executor import Retriever
@@ -81,12 +83,30 @@ class Database:
         name: str,
         extractors: ExtractorsArg | None = None,
         segmentation: SegmentationSpec | dict[str, Any] | None = None,
+        *,
+        preset: str | None = None,
+        phi4: Mapping[str, Any] | None = None,
+        embedding_model: str | None = None,
     ) -> Collection:
         """Create a collection whose pipeline runs ``extractors`` in order (default:
         ``page_text@v1``, ``ocr@v1``, ``transcription@v1``, ``text_embedding@v1``) and cuts video
         and audio as ``segmentation`` says (default: scenes of at most 30 s). The spec is checked
-        as a whole (names, params, references between extractors) before anything is stored."""
-        spec = normalize_spec(list(extractors) if extractors is not None else None, segmentation)
+        as a whole (names, params, references between extractors) before anything is stored.
+
+        Or start from a ``preset`` (:mod:`omnidex.presets`, e.g. ``meeting``), with ``phi4``
+        options for its Phi-4-multimodal extractors and its ``embedding_model``."""
+        if preset is None:
+            if phi4 is not None or embedding_model is not None:
+                raise InvalidSpecError("phi4 and embedding_model go with a preset", field="preset")
+            spec = normalize_spec(
+                list(extractors) if extractors is not None else None, segmentation
+            )
+        elif extractors is not None or segmentation is not None:
+            raise InvalidSpecError(
+                "give a preset or extractors and segmentation, not both", field="preset"
+            )
+        else:
+            spec = preset_spec(preset, phi4, embedding_model)
         plan = build_plan(spec)
         info = self.catalog.create_collection(self.namespace, name, spec, plan.features)
         try:
@@ -205,6 +225,12 @@ class Collection:
         if document is None:
             raise NotFoundError(f"no document {doc_id!r} in collection {self.name!r}", id=doc_id)
         return document
+
+    def ask(self, doc_id: str, question: str, max_new_tokens: int = 256) -> str:
+        """Ask Phi-4-multimodal a question about one image, PDF page or video scene, with the
+        model and backend of the collection's Phi-4 extractor (see :mod:`omnidex.pipeline.ask`)."""
+        options = phi4_options(self.info.spec, self.name)
+        return ask(options, self.get(doc_id), question, self.db.settings, max_new_tokens)
 
     def documents(
         self, where: str | Filter | None = None, limit: int = 100, offset: int = 0

@@ -45,8 +45,32 @@ def create(
         float | None, typer.Option(help="Shortest segment; shorter ones are merged [1].")
     ] = None,
     window_s: Annotated[float | None, typer.Option(help="Window of split=time [10].")] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(help="Start from a preset instead: meeting (captions, slides, transcripts)."),
+    ] = None,
+    phi4: Annotated[
+        str | None,
+        typer.Option(
+            help='Phi-4 options of the preset, JSON: \'{"backend": "openai", "base_url": "…"}\'.'
+        ),
+    ] = None,
+    embedding_model: Annotated[
+        str | None, typer.Option(help="Text embedding model of the preset.")
+    ] = None,
 ) -> None:
     """Create a collection with its pipeline of extractors and how it cuts video and audio."""
+    if preset is not None:
+        if extractor or spec or split or max_segment_s or min_segment_s or window_s:
+            raise InvalidSpecError("--preset goes without --extractor, --spec or cut options")
+        options = _json_object(phi4, "phi4") if phi4 else None
+        made = (
+            state(ctx)
+            .db()
+            .create_collection(name, preset=preset, phi4=options, embedding_model=embedding_model)
+        )
+        console.print(f"created collection [bold]{made.name}[/] from preset {preset}")
+        return
     extractors, segmentation = _spec(extractor, spec)
     options = {
         "split": split,
@@ -130,3 +154,13 @@ def _extractor(item: str) -> Any:
         raise InvalidSpecError(
             f"--extractor {item!r} is not valid JSON: {exc}", field="extractor"
         ) from None
+
+
+def _json_object(text: str, option: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidSpecError(f"--{option} is not valid JSON: {exc}", field=option) from None
+    if not isinstance(value, dict):
+        raise InvalidSpecError(f"--{option} must be a JSON object", field=option)
+    return value

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from omnidex.cli import collections, demo, ingest, objects, retrievers, search
+from omnidex.cli import ask, collections, demo, ingest, objects, retrievers, search
 from omnidex.cli.context import errors, state
 from omnidex.errors import OmnidexError
 
@@ -24,6 +24,7 @@ app.add_typer(objects.app, name="object")
 app.add_typer(retrievers.app, name="retriever")
 app.command()(ingest.ingest)
 app.command()(search.search)
+app.command()(ask.ask)
 app.command()(demo.demo)
 app.command("eval")(retrievers.evaluate)
 

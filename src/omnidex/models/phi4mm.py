@@ -155,6 +155,11 @@ class Phi4Multimodal:
                 path=str(folder),
                 adapter=adapter,
             ) from exc
+        # The adapter in the model's dtype: left to PEFT, it runs every LoRA product of a bfloat16
+        # model in float32.
+        for name, parameter in self._peft.named_parameters():
+            if f".{adapter}" in name and "lora_" in name:
+                parameter.data = parameter.data.to(self.dtype)
         self._peft.to(self.device).eval()
         self._adapters.add(adapter)
 
