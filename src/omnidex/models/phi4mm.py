@@ -124,12 +124,15 @@ class Phi4Multimodal:
         self._peft: PeftModel | None = None
         """The model wrapped with its loaded adapters, once one is loaded."""
         self._adapters: set[Adapter] = set()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def require(self, adapter: Adapter) -> None:
         """Load ``adapter`` if it is not yet; ModelLoadError when its folder is absent."""
-        if adapter in self._adapters:
-            return
+        with self._lock:
+            if adapter not in self._adapters:
+                self._load_adapter(adapter)
+
+    def _load_adapter(self, adapter: Adapter) -> None:
         folder = self.folder / ADAPTER_FOLDERS[adapter]
         if not (folder / "adapter_config.json").is_file():
             raise ModelLoadError(
