@@ -1,4 +1,4 @@
-"""The embedded API: a database in one folder, its collections, ingest, search and retrievers.
+"""The embedded API: a database in one folder, its collections, ingest, search, retrievers, keys.
 
 ``db = omnidex.connect(path)`` opens ``path/catalog.sqlite`` (the SQLite catalog) and
 ``path/documents/`` (the LanceDB document store). Later a remote ``omnidex.Client`` exposes the
@@ -24,17 +24,20 @@ from omnidex.retrieval.candidates import QueryEmbedder, Source
 from omnidex.retrieval.defaults import default_retriever_spec
 from omnidex.retrieval.executor import Retriever
 from omnidex.sources.local import expand_sources
+from omnidex.store import api_keys
 from omnidex.store.catalog import DEFAULT_NAMESPACE, Catalog
 from omnidex.store.documents import DocumentStore
 from omnidex.store.filters import Filter, parse_filter
 from omnidex.store.lance_documents import LanceDocumentStore
 from omnidex.store.sqlite_catalog import SqliteCatalog
 from omnidex.types import (
+    ApiKeyInfo,
     CollectionInfo,
     Document,
     ExtractorSpec,
     Hit,
     IngestResult,
+    KeyRole,
     ObjectRecord,
     ObjectStatus,
     RetrievalResult,
@@ -123,6 +126,21 @@ class Database:
     def collections(self) -> list[CollectionInfo]:
         return self.catalog.list_collections(self.namespace)
 
+    def update_collection(
+        self,
+        name: str,
+        extractors: ExtractorsArg,
+        segmentation: SegmentationSpec | dict[str, Any] | None = None,
+    ) -> Collection:
+        """Replace a collection's pipeline (checked as a whole first); its spec version goes up,
+        new feature columns are added, and each object is extracted again when next ingested."""
+        current = self.catalog.get_collection(self.namespace, name)
+        spec = normalize_spec(list(extractors), segmentation or current.spec.segmentation)
+        plan = build_plan(spec)
+        self.documents.create_collection(current.id, plan.features)
+        info = self.catalog.update_collection(self.namespace, name, spec, plan.features)
+        return Collection(self, info, plan)
+
     def drop_collection(self, name: str) -> None:
         info = self.catalog.get_collection(self.namespace, name)
         self.documents.drop_collection(info.id)
@@ -157,6 +175,33 @@ class Database:
     def _retriever(self, spec: RetrieverSpec) -> Retriever:
         sources = [self.collection(name).source() for name in spec.collections]
         return Retriever(spec, sources, self.documents)
+
+    # --- API keys -------------------------------------------------------------------------------
+
+    def create_key(self, name: str, role: KeyRole | str = KeyRole.READ) -> tuple[ApiKeyInfo, str]:
+        """A new API key for this namespace: its info and the key itself, which is not stored
+        and cannot be shown again. ``read`` keys may only read; ``write`` keys may also write."""
+        key = api_keys.new_key()
+        info = self.catalog.create_api_key(
+            self.namespace, name, _key_role(role), api_keys.hash_key(key), api_keys.key_id_of(key)
+        )
+        return info, key
+
+    def keys(self) -> list[ApiKeyInfo]:
+        """This namespace's API keys, revoked ones included, oldest first; never their secrets."""
+        return self.catalog.list_api_keys(self.namespace)
+
+    def revoke_key(self, key_id: str) -> ApiKeyInfo:
+        """Revoke one of this namespace's keys for good; NotFoundError if it has no such key."""
+        return self.catalog.revoke_api_key(key_id, self.namespace)
+
+    def authenticate(self, key: str) -> ApiKeyInfo:
+        """The key's info if it is an active key of this namespace: AuthenticationError if it is
+        malformed, unknown or revoked, PermissionDeniedError if it belongs to another namespace.
+        A server serving every namespace uses :func:`omnidex.store.api_keys.authenticate`."""
+        info = api_keys.authenticate(self.catalog, key)
+        api_keys.authorize(info, self.namespace)
+        return info
 
     def close(self) -> None:
         self.catalog.close()
@@ -196,12 +241,19 @@ class Collection:
         file: ingested, unchanged (same content, spec and metadata as before) or failed, with
         the reason. A bad file never stops the others."""
         items = [sources] if isinstance(sources, str | Path) else list(sources)
-        paths = expand_sources(items)
-        runner = LocalRunner(
+        with self._lock:
+            return self._runner().ingest(expand_sources(items), metadata, progress)
+
+    def ingest_queued(self, path: Path, task_id: str, metadata: dict[str, Any]) -> IngestResult:
+        """Ingest one stored file for a queued task (the server's workers), which reports it."""
+        with self._lock:
+            (result,) = self._runner().ingest([path], metadata, task_ids=[task_id])
+            return result
+
+    def _runner(self) -> LocalRunner:
+        return LocalRunner(
             self.db.catalog, self.db.documents, self.info, self.plan, self.db.settings
         )
-        with self._lock:
-            return runner.ingest(paths, metadata, progress)
 
     def search(self, query: str, k: int = 10, where: str | Filter | None = None) -> list[Hit]:
         """Hybrid search, the collection's default retriever: vector similarity on every
@@ -301,6 +353,14 @@ def _retriever_spec(spec: RetrieverSpec | dict[str, Any]) -> RetrieverSpec:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         raise InvalidSpecError(f"{where}: {error['msg']}", field=where) from None
+
+
+def _key_role(role: KeyRole | str) -> KeyRole:
+    try:
+        return KeyRole(role)
+    except ValueError:
+        known = ", ".join(r.value for r in KeyRole)
+        raise InvalidSpecError(f"unknown role {role!r}; one of {known}", field="role") from None
 
 
 def _filter(where: str | Filter | None) -> Filter | None:

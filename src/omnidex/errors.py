@@ -64,6 +64,13 @@ class AlreadyExistsError(OmnidexError):
     http_status = 409
 
 
+class TaskStateError(OmnidexError):
+    """A task is not in a state that allows this: cancel a running task, retry a queued one."""
+
+    code = "task_state"
+    http_status = 409
+
+
 # --- sources and media -------------------------------------------------------------------------
 
 
@@ -103,6 +110,15 @@ class LimitExceededError(SourceError):
     http_status = 413
 
 
+class UnsafeUrlError(SourceError):
+    """A URL the server refuses to fetch (SSRF guard): a scheme other than http(s), credentials,
+    or a host that is or resolves to a non-public address; ``url``, ``reason`` and ``address``
+    say which and why."""
+
+    code = "unsafe_url"
+    http_status = 422
+
+
 # --- extraction and models ---------------------------------------------------------------------
 
 
@@ -131,6 +147,37 @@ class MissingDependencyError(OmnidexError):
 class ModelLoadError(OmnidexError):
     code = "model_load_failed"
     http_status = 500
+
+
+# --- access ------------------------------------------------------------------------------------
+
+
+class AuthenticationError(OmnidexError):
+    """No valid API key: it is missing, malformed, unknown or revoked."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class PermissionDeniedError(OmnidexError):
+    """A valid API key that may not do this: another namespace, or a write with a read key."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class RateLimitedError(OmnidexError):
+    """Too many requests with one API key; ``retry_after_s`` says when to try again."""
+
+    code = "rate_limited"
+    http_status = 429
+
+
+class PayloadTooLargeError(OmnidexError):
+    """An upload or request body over the server's limit."""
+
+    code = "payload_too_large"
+    http_status = 413
 
 
 # --- storage -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Types shared by every layer: specs, segments, documents, hits, retrievers, objects and tasks.
+"""Types shared by every layer: specs, segments, documents, hits, retrievers, keys, objects, tasks.
 
 Feature addresses have the form ``extractor@vN/feature`` (``text_embedding@v1/vector``); extractor
 references have the form ``extractor@vN``.
@@ -322,6 +322,28 @@ class RetrievalResult(BaseModel):
     total_ms: float
 
 
+# --- API keys ----------------------------------------------------------------------------------
+
+
+class KeyRole(StrEnum):
+    """What an API key may do in its namespace: ``read`` only, or ``write`` (read and write)."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+class ApiKeyInfo(BaseModel):
+    """An API key as it may be shown: its public id and bookkeeping, never its secret or hash."""
+
+    id: str
+    namespace: str
+    name: str
+    role: KeyRole
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
 # --- objects, tasks, ingest results ----------------------------------------------------------
 
 
@@ -365,9 +387,17 @@ class TaskRecord(BaseModel):
     stage: str | None = None
     progress: float = 0.0
     attempts: int = 0
+    max_attempts: int = 1
     error: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    payload: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    """What a queued task works on (a stored file, its metadata); internal, never sent out."""
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the task holds its input, so that it can be queued again."""
+        return bool(self.payload)
 
 
 class IngestStatus(StrEnum):

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from omnidex.errors import AlreadyExistsError, InvalidSpecError, NotFoundError
+from omnidex.errors import (
+    AlreadyExistsError,
+    AuthenticationError,
+    InvalidSpecError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from omnidex.store.api_keys import authenticate, authorize, hash_key, key_id_of, new_key
 from omnidex.store.catalog import DEFAULT_NAMESPACE, Catalog
 from omnidex.types import (
+    ApiKeyInfo,
     CollectionInfo,
     CollectionSpec,
     ExtractorSpec,
     FeatureColumn,
     FeatureType,
     InputSpec,
+    KeyRole,
     ObjectRecord,
     ObjectStatus,
     RetrieverSpec,
@@ -383,3 +394,207 @@ def test_retrievers_belong_to_their_namespace(catalog: Catalog) -> None:
     assert [r.name for r in catalog.list_retrievers("acme")] == ["b"]
     with pytest.raises(NotFoundError):
         catalog.delete_retriever("acme", "a")
+
+
+# --- API keys ------------------------------------------------------------------------------------
+
+
+def make_key(
+    catalog: Catalog,
+    name: str = "ci",
+    role: KeyRole = KeyRole.READ,
+    namespace: str = DEFAULT_NAMESPACE,
+) -> tuple[ApiKeyInfo, str]:
+    key = new_key()
+    return catalog.create_api_key(namespace, name, role, hash_key(key), key_id_of(key)), key
+
+
+def test_new_keys_have_the_documented_form() -> None:
+    keys = {new_key() for _ in range(200)}
+    assert len(keys) == 200
+    for key in keys:
+        assert re.fullmatch(r"odx_[a-z0-9]{8}_[A-Za-z0-9_-]{43}", key)
+        assert key_id_of(key) == key[4:12]
+        assert re.fullmatch(r"[0-9a-f]{64}", hash_key(key))
+
+
+def test_create_and_find_api_key(catalog: Catalog) -> None:
+    before = datetime.now(UTC)
+    info, key = make_key(catalog, "deploy bot", KeyRole.WRITE)
+    assert (info.id, info.namespace, info.name, info.role) == (
+        key_id_of(key),
+        DEFAULT_NAMESPACE,
+        "deploy bot",
+        KeyRole.WRITE,
+    )
+    assert before <= info.created_at <= datetime.now(UTC)
+    assert info.last_used_at is None and info.revoked_at is None
+    assert catalog.find_api_key(hash_key(key)) == info
+    assert catalog.find_api_key(hash_key(new_key())) is None
+    shown = info.model_dump_json()
+    assert key not in shown and hash_key(key) not in shown
+
+
+def test_api_keys_belong_to_their_namespace(catalog: Catalog) -> None:
+    catalog.create_namespace("acme")
+    first, _ = make_key(catalog, "b", namespace="acme")
+    other, _ = make_key(catalog, "c")
+    second, _ = make_key(catalog, "a", KeyRole.WRITE, namespace="acme")
+    assert catalog.list_api_keys("acme") == [first, second]
+    assert catalog.list_api_keys(DEFAULT_NAMESPACE) == [other]
+    assert catalog.list_api_keys() == [first, other, second]
+    assert catalog.list_api_keys("nowhere") == []
+    with pytest.raises(NotFoundError) as missing:
+        make_key(catalog, namespace="nowhere")
+    assert missing.value.context["namespace"] == "nowhere"
+
+
+def test_revoke_api_key(catalog: Catalog) -> None:
+    info, key = make_key(catalog)
+    kept, kept_key = make_key(catalog, "other")
+    revoked = catalog.revoke_api_key(info.id)
+    assert revoked.revoked_at is not None and revoked.revoked_at >= info.created_at
+    assert revoked.model_copy(update={"revoked_at": None}) == info
+    assert catalog.find_api_key(hash_key(key)) is None
+    assert catalog.find_api_key(hash_key(kept_key)) == kept
+    assert catalog.list_api_keys() == [revoked, kept]
+    assert catalog.revoke_api_key(info.id) == revoked
+    with pytest.raises(NotFoundError) as missing:
+        catalog.revoke_api_key("zzzzzzzz")
+    assert missing.value.context["key_id"] == "zzzzzzzz"
+    catalog.create_namespace("acme")
+    with pytest.raises(NotFoundError):
+        catalog.revoke_api_key(kept.id, namespace="acme")
+    assert catalog.revoke_api_key(kept.id, namespace=DEFAULT_NAMESPACE).revoked_at is not None
+
+
+def test_touch_api_key_records_the_use_at_most_once_a_minute(catalog: Catalog) -> None:
+    info, key = make_key(catalog)
+    before = datetime.now(UTC)
+    catalog.touch_api_key(info.id)
+    touched = catalog.find_api_key(hash_key(key))
+    assert touched is not None and touched.last_used_at is not None
+    assert before <= touched.last_used_at <= datetime.now(UTC)
+    catalog.touch_api_key(info.id)
+    assert catalog.find_api_key(hash_key(key)) == touched
+    with pytest.raises(NotFoundError):
+        catalog.touch_api_key("zzzzzzzz")
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 65, "two\nlines", "tab\there"])
+def test_bad_key_names_are_refused(catalog: Catalog, name: str) -> None:
+    key = new_key()
+    with pytest.raises(InvalidSpecError) as error:
+        catalog.create_api_key(DEFAULT_NAMESPACE, name, KeyRole.READ, hash_key(key), key_id_of(key))
+    assert error.value.context["field"] == "name"
+
+
+def test_only_a_hash_and_an_id_are_accepted(catalog: Catalog) -> None:
+    key = new_key()
+    with pytest.raises(InvalidSpecError) as raw:
+        catalog.create_api_key(DEFAULT_NAMESPACE, "ci", KeyRole.READ, key, key_id_of(key))
+    assert raw.value.context["field"] == "key_hash"
+    with pytest.raises(InvalidSpecError) as bad_id:
+        catalog.create_api_key(DEFAULT_NAMESPACE, "ci", KeyRole.READ, hash_key(key), key)
+    assert bad_id.value.context["field"] == "key_id"
+    assert catalog.list_api_keys() == []
+
+
+def test_key_ids_and_hashes_are_unique(catalog: Catalog) -> None:
+    info, key = make_key(catalog)
+    other = new_key()
+    with pytest.raises(AlreadyExistsError):
+        catalog.create_api_key(DEFAULT_NAMESPACE, "x", KeyRole.READ, hash_key(other), info.id)
+    with pytest.raises(AlreadyExistsError):
+        catalog.create_api_key(
+            DEFAULT_NAMESPACE, "x", KeyRole.READ, hash_key(key), key_id_of(other)
+        )
+    assert catalog.list_api_keys() == [info]
+
+
+def test_the_key_is_never_stored(open_catalog: Callable[[], Catalog], tmp_path: Path) -> None:
+    """Every byte the catalog wrote under its folder, open and after closing, lacks the key."""
+    catalog = open_catalog()
+    info, key = make_key(catalog, "needle-name")
+    catalog.touch_api_key(info.id)
+    secret = key[len("odx_12345678_") :]
+    assert len(secret) == 43
+
+    def written() -> bytes:
+        return b"".join(p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file())
+
+    for _ in range(2):
+        stored = written()
+        assert b"needle-name" in stored  # the files read are the ones the catalog writes
+        assert secret.encode() not in stored
+        catalog.close()
+        catalog = open_catalog()
+    assert catalog.find_api_key(hash_key(key)) == catalog.list_api_keys()[0]
+
+
+# --- authentication and authorization ------------------------------------------------------------
+
+
+def test_authenticate_a_good_key(catalog: Catalog) -> None:
+    info, key = make_key(catalog, role=KeyRole.WRITE)
+    assert authenticate(catalog, key) == info
+    used = catalog.list_api_keys()[0]
+    assert used.last_used_at is not None
+
+
+def test_authenticate_an_unknown_key(catalog: Catalog) -> None:
+    make_key(catalog)
+    stranger = new_key()
+    with pytest.raises(AuthenticationError) as error:
+        authenticate(catalog, stranger)
+    assert (error.value.code, error.value.http_status) == ("unauthenticated", 401)
+    assert error.value.context == {"key_id": key_id_of(stranger)}
+    assert stranger not in str(error.value)
+
+
+def test_authenticate_a_key_with_a_changed_secret(catalog: Catalog) -> None:
+    info, key = make_key(catalog)
+    flipped = key[:-1] + ("A" if key[-1] != "A" else "B")
+    with pytest.raises(AuthenticationError):
+        authenticate(catalog, flipped)
+    assert catalog.list_api_keys() == [info]
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda key: "",
+        lambda key: "odx_",
+        lambda key: f"Bearer {key}",
+        lambda key: key + "x",
+        lambda key: key[:-1],
+        lambda key: key.replace("odx_", "ODX_"),
+        lambda key: key[:20] + "!" + key[21:],
+        lambda key: f" {key}",
+    ],
+)
+def test_authenticate_a_malformed_key(catalog: Catalog, mangle: Callable[[str], str]) -> None:
+    _, key = make_key(catalog)
+    with pytest.raises(AuthenticationError, match="malformed"):
+        authenticate(catalog, mangle(key))
+
+
+def test_authenticate_a_revoked_key(catalog: Catalog) -> None:
+    info, key = make_key(catalog)
+    catalog.revoke_api_key(info.id)
+    with pytest.raises(AuthenticationError, match="revoked"):
+        authenticate(catalog, key)
+
+
+def test_authorize_holds_a_key_to_its_namespace_and_role(catalog: Catalog) -> None:
+    reader, _ = make_key(catalog)
+    writer, _ = make_key(catalog, "w", KeyRole.WRITE)
+    authorize(reader, DEFAULT_NAMESPACE)
+    authorize(writer, DEFAULT_NAMESPACE, KeyRole.READ)
+    authorize(writer, DEFAULT_NAMESPACE, KeyRole.WRITE)
+    with pytest.raises(PermissionDeniedError, match="may only read") as read_only:
+        authorize(reader, DEFAULT_NAMESPACE, KeyRole.WRITE)
+    assert (read_only.value.code, read_only.value.http_status) == ("forbidden", 403)
+    with pytest.raises(PermissionDeniedError, match="namespace") as elsewhere:
+        authorize(writer, "acme")
+    assert elsewhere.value.context == {"key_id": writer.id, "namespace": "acme"}

@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from omnidex.cli import ask, collections, demo, ingest, objects, retrievers, search
+from omnidex.cli import (
+    ask,
+    collections,
+    demo,
+    ingest,
+    keys,
+    objects,
+    retrievers,
+    search,
+    serve,
+)
 from omnidex.cli.context import errors, state
 from omnidex.errors import OmnidexError
 
@@ -22,10 +32,12 @@ app = typer.Typer(
 app.add_typer(collections.app, name="collection")
 app.add_typer(objects.app, name="object")
 app.add_typer(retrievers.app, name="retriever")
+app.add_typer(keys.app, name="key")
 app.command()(ingest.ingest)
 app.command()(search.search)
 app.command()(ask.ask)
 app.command()(demo.demo)
+app.command()(serve.serve)
 app.command("eval")(retrievers.evaluate)
 
 

@@ -62,6 +62,8 @@ class _Job:
     path: Path
     record: ObjectRecord
     task_id: str
+    owns_task: bool
+    """False for a queued task given by the caller, who records how it ended."""
     segments: list[Segment] = field(default_factory=list)
     error: OmnidexError | None = None
     workdir: Path | None = None
@@ -88,8 +90,15 @@ class LocalRunner:
         paths: Sequence[Path],
         metadata: dict[str, Any] | None = None,
         progress: ProgressCallback | None = None,
+        task_ids: Sequence[str] | None = None,
     ) -> list[IngestResult]:
-        """Ingest ``paths``; one result per path, in order. Never raises for a bad source."""
+        """Ingest ``paths``; one result per path, in order. Never raises for a bad source.
+
+        ``task_ids``, one per path, are queued tasks (the server's) that report each ingest's
+        progress, while the caller records how they end; without them each object gets a new
+        task."""
+        if task_ids is not None and len(task_ids) != len(paths):
+            raise ValueError("one task id per path")
         results: list[IngestResult | None] = [None] * len(paths)
 
         def finish(index: int, result: IngestResult) -> None:
@@ -98,7 +107,7 @@ class LocalRunner:
                 progress(result)
 
         group: list[_Job] = []
-        for job_or_result in self._prepare_all(paths, metadata or {}):
+        for job_or_result in self._prepare_all(paths, metadata or {}, task_ids):
             if isinstance(job_or_result, tuple):
                 finish(*job_or_result)
                 continue
@@ -116,16 +125,16 @@ class LocalRunner:
     # --- preparing one object ---------------------------------------------------------------
 
     def _prepare_all(
-        self, paths: Sequence[Path], metadata: dict[str, Any]
+        self, paths: Sequence[Path], metadata: dict[str, Any], task_ids: Sequence[str] | None
     ) -> Iterator[_Job | tuple[int, IngestResult]]:
         for index, path in enumerate(paths):
             try:
-                yield self._prepare(index, path, metadata)
+                yield self._prepare(index, path, metadata, task_ids[index] if task_ids else None)
             except OmnidexError as exc:
                 yield index, _failed(str(path), exc)
 
     def _prepare(
-        self, index: int, path: Path, metadata: dict[str, Any]
+        self, index: int, path: Path, metadata: dict[str, Any], task_id: str | None
     ) -> _Job | tuple[int, IngestResult]:
         source = str(path)
         kind = detect_kind(path, self.settings.limits)
@@ -158,9 +167,12 @@ class LocalRunner:
                 document_count=existing.document_count if existing else 0,
             )
         )
-        task = self.catalog.create_task(self.collection.id, object_id)
-        self.catalog.update_task(task.id, state=TaskState.RUNNING, stage="segment", attempt=True)
-        job = _Job(index, path, record, task.id)
+        owns_task = task_id is None
+        if task_id is None:
+            task_id = self.catalog.create_task(self.collection.id, object_id).id
+            self.catalog.update_task(task_id, state=TaskState.RUNNING, attempt=True)
+        self.catalog.update_task(task_id, stage="segment", object_id=object_id)
+        job = _Job(index, path, record, task_id, owns_task)
         if kind in ("video", "audio"):
             job.workdir = Path(tempfile.mkdtemp(prefix="omnidex-ingest-"))
         try:
@@ -276,12 +288,14 @@ class LocalRunner:
                 document_count=count,
                 spec_version=self.collection.spec_version,
             )
-            self.catalog.update_task(job.task_id, state=TaskState.SUCCEEDED, progress=1.0)
+            if job.owns_task:
+                self.catalog.update_task(job.task_id, state=TaskState.SUCCEEDED, progress=1.0)
             job.record = job.record.model_copy(update={"document_count": count})
         else:
             log.warning("ingest of %s failed: %s", job.path, job.error)
             self.catalog.set_object_status(cid, oid, ObjectStatus.FAILED, error=str(job.error))
-            self.catalog.update_task(job.task_id, state=TaskState.FAILED, error=str(job.error))
+            if job.owns_task:
+                self.catalog.update_task(job.task_id, state=TaskState.FAILED, error=str(job.error))
         job.segments = []  # release pixels and text as soon as the group is done
         if job.workdir is not None:
             shutil.rmtree(job.workdir, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""The Catalog protocol: namespaces, collections, objects, tasks, retrievers: the bookkeeping.
+"""The Catalog protocol: namespaces, collections, objects, tasks, retrievers, keys: the bookkeeping.
 
 One implementation to start (SQLite, :mod:`omnidex.store.sqlite_catalog`); any other must pass the
 conformance suite in ``tests/store/test_catalog_conformance.py``. An acknowledged write (a method
@@ -7,12 +7,14 @@ that returned) survives a kill -9 of the process.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from omnidex.types import (
+    ApiKeyInfo,
     CollectionInfo,
     CollectionSpec,
     FeatureColumn,
+    KeyRole,
     ObjectRecord,
     ObjectStatus,
     RetrieverInfo,
@@ -41,6 +43,9 @@ class Catalog(Protocol):
     ) -> CollectionInfo:
         """AlreadyExistsError if the name is taken in that namespace; NotFoundError if the
         namespace does not exist; InvalidSpecError for a bad name. spec_version starts at 1."""
+
+    def collection_by_id(self, collection_id: str) -> CollectionInfo:
+        """NotFoundError if absent."""
 
     def get_collection(self, namespace: str, name: str) -> CollectionInfo:
         """NotFoundError if absent."""
@@ -106,9 +111,48 @@ class Catalog(Protocol):
         progress: float | None = None,
         error: str | None = None,
         attempt: bool = False,
+        object_id: str | None = None,
     ) -> TaskRecord:
         """Change the given fields; ``attempt`` adds one to ``attempts``. NotFoundError if
         absent."""
+
+    # the durable ingest queue (tasks with a payload, claimed under leases)
+    def enqueue_task(
+        self,
+        collection_id: str,
+        payload: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        max_attempts: int = 4,
+    ) -> tuple[TaskRecord, bool]:
+        """A new queued task and True, or the earlier task with the same idempotency key in the
+        collection and False. NotFoundError if the collection does not exist."""
+
+    def claim_task(self, worker: str, lease_s: float) -> TaskRecord | None:
+        """The oldest task that is queued and due, or running with an expired lease, now running
+        under ``worker``'s lease with one more attempt; None when there is none."""
+
+    def renew_lease(self, task_id: str, worker: str, lease_s: float) -> bool:
+        """Extend the lease; False when ``worker`` no longer holds the task."""
+
+    def release_task(
+        self,
+        task_id: str,
+        worker: str,
+        state: TaskState,
+        *,
+        error: str | None = None,
+        delay_s: float = 0.0,
+    ) -> bool:
+        """End the lease with ``state`` (``queued`` due after ``delay_s``, or final); False when
+        ``worker`` no longer holds the task."""
+
+    def cancel_task(self, task_id: str) -> TaskRecord:
+        """Cancel a queued task; TaskStateError otherwise."""
+
+    def retry_task(self, task_id: str) -> TaskRecord:
+        """Queue a failed or canceled task again with its attempts reset; TaskStateError
+        otherwise."""
 
     def list_tasks(
         self,
@@ -131,5 +175,31 @@ class Catalog(Protocol):
 
     def delete_retriever(self, namespace: str, name: str) -> None:
         """Every version; NotFoundError if absent."""
+
+    # API keys (each scoped to one namespace; only a hash of the key is stored, see
+    # omnidex.store.api_keys for the key's form and the hash)
+    def create_api_key(
+        self, namespace: str, name: str, role: KeyRole, key_hash: str, key_id: str
+    ) -> ApiKeyInfo:
+        """Store a key by its public ``key_id`` and ``key_hash``. NotFoundError if the namespace
+        does not exist; AlreadyExistsError if ``key_id`` or ``key_hash`` is taken;
+        InvalidSpecError for a name that is empty, longer than 64 characters or not printable,
+        and for a ``key_id`` or ``key_hash`` not of the form ``omnidex.store.api_keys`` gives."""
+
+    def find_api_key(self, key_hash: str) -> ApiKeyInfo | None:
+        """The key with that hash, or None when there is none or it was revoked: a key found is
+        a key that may be used."""
+
+    def list_api_keys(self, namespace: str | None = None) -> list[ApiKeyInfo]:
+        """The keys of ``namespace`` (of every namespace when None), revoked ones included, in
+        order of creation."""
+
+    def revoke_api_key(self, key_id: str, namespace: str | None = None) -> ApiKeyInfo:
+        """Revoke a key for good (revoking it again keeps the first ``revoked_at``). NotFoundError
+        if there is no such key (in ``namespace``, when given)."""
+
+    def touch_api_key(self, key_id: str) -> None:
+        """Record that the key was used now. Cheap: nothing is written while the recorded use is
+        under a minute old, so ``last_used_at`` is right to a minute. NotFoundError if absent."""
 
     def close(self) -> None: ...

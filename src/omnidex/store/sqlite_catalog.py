@@ -23,6 +23,8 @@ from pydantic import TypeAdapter
 
 from omnidex.errors import AlreadyExistsError, InvalidSpecError, NotFoundError, StoreError
 from omnidex.store.catalog import DEFAULT_NAMESPACE
+from omnidex.store.sqlite_keys import API_KEYS_SCHEMA, ApiKeyRows
+from omnidex.store.sqlite_queue import QueueRows, add_queue_columns
 from omnidex.store.sqlite_retrievers import RETRIEVERS_SCHEMA, RetrieverRows
 from omnidex.types import (
     CollectionInfo,
@@ -34,7 +36,7 @@ from omnidex.types import (
     TaskState,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _FEATURES = TypeAdapter(list[FeatureColumn])
 
@@ -92,6 +94,8 @@ CREATE INDEX IF NOT EXISTS tasks_by_collection ON tasks (collection_id, seq);
 CREATE INDEX IF NOT EXISTS tasks_by_object ON tasks (collection_id, object_id);
 """
     + RETRIEVERS_SCHEMA
+    + ";"
+    + API_KEYS_SCHEMA
 )
 
 
@@ -110,8 +114,8 @@ def _check_name(name: str, what: str) -> None:
         )
 
 
-class SqliteCatalog(RetrieverRows):
-    """Namespaces, collections, objects, tasks and retrievers in one SQLite file at ``path``."""
+class SqliteCatalog(RetrieverRows, ApiKeyRows, QueueRows):
+    """Namespaces, collections, objects, tasks, retrievers and API keys in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -156,6 +160,9 @@ class SqliteCatalog(RetrieverRows):
         conn.execute("COMMIT")
 
     def _migrate(self) -> None:
+        """Bring the file to ``SCHEMA_VERSION``. Every table is ``CREATE … IF NOT EXISTS``, so an
+        older catalog gains the tables added since: retrievers in version 2, API keys in 3;
+        version 4 adds the queue's columns to ``tasks`` (:func:`add_queue_columns`)."""
         with self._write() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -167,6 +174,7 @@ class SqliteCatalog(RetrieverRows):
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            add_queue_columns(conn)
             conn.execute(
                 "INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)",
                 (DEFAULT_NAMESPACE, _now()),
@@ -253,6 +261,16 @@ class SqliteCatalog(RetrieverRows):
 
     def get_collection(self, namespace: str, name: str) -> CollectionInfo:
         return self._collection(self._connection(), namespace, name)
+
+    def collection_by_id(self, collection_id: str) -> CollectionInfo:
+        row = (
+            self._connection()
+            .execute("SELECT * FROM collections WHERE id = ?", (collection_id,))
+            .fetchone()
+        )
+        if row is None:
+            raise NotFoundError(f"collection {collection_id!r} does not exist", id=collection_id)
+        return _collection_info(row)
 
     def list_collections(self, namespace: str) -> list[CollectionInfo]:
         rows = self._connection().execute(
@@ -448,12 +466,14 @@ class SqliteCatalog(RetrieverRows):
         progress: float | None = None,
         error: str | None = None,
         attempt: bool = False,
+        object_id: str | None = None,
     ) -> TaskRecord:
         changes: dict[str, Any] = {
             "state": _value(state),
             "stage": stage,
             "progress": progress,
             "error": error,
+            "object_id": object_id,
         }
         assignments = [f"{column} = :{column}" for column, v in changes.items() if v is not None]
         if attempt:
@@ -517,7 +537,10 @@ def _object_record(row: sqlite3.Row) -> ObjectRecord:
 
 
 def _task_record(row: sqlite3.Row) -> TaskRecord:
+    payload = row["payload"]
     return TaskRecord(
+        payload=json.loads(payload) if payload else {},
+        max_attempts=row["max_attempts"],
         id=row["id"],
         collection_id=row["collection_id"],
         object_id=row["object_id"],

@@ -1,0 +1,57 @@
+"""The FastAPI application: ``create_app(settings, config)``; ``omnidex serve`` runs it.
+
+Routes live under ``/v1`` (OpenAPI at ``/openapi.json``, docs at ``/docs``); every route but
+health needs an API key unless the server runs with ``--dev`` (:mod:`omnidex.server.auth`); every
+error has one JSON shape (:mod:`omnidex.server.errors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from omnidex import __version__
+from omnidex.config import Settings
+from omnidex.server import errors
+from omnidex.server.config import ServerConfig
+from omnidex.server.routes import (
+    ask,
+    collections,
+    documents,
+    health,
+    objects,
+    retrievers,
+    tasks,
+)
+from omnidex.server.state import ServerState
+from omnidex.server.workers import Workers
+
+
+def create_app(settings: Settings | None = None, config: ServerConfig | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    config = config or ServerConfig.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = ServerState.open(settings, config)
+        app.state.omnidex = state
+        workers = Workers(state, config.workers)
+        workers.start()
+        try:
+            yield
+        finally:
+            workers.stop()
+            state.close()
+
+    app = FastAPI(
+        title="omnidex",
+        version=__version__,
+        description="Multimodal retrieval: ingest media, search inside it.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (health, collections, objects, documents, retrievers, tasks, ask):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,49 @@
+"""What the server is told at start: where it listens, whether auth is on, and its own limits.
+
+Each field can be set with an ``OMNIDEX_SERVER_`` variable (``OMNIDEX_SERVER_PORT=9000``); lists
+take commas (``OMNIDEX_SERVER_URL_ALLOW_HOSTS=intranet.example,10.1.0.0/16``). Data folder and
+media limits come from :class:`omnidex.config.Settings` as for the embedded database.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+ENV_PREFIX = "OMNIDEX_SERVER_"
+
+
+class ServerConfig(BaseModel):
+    host: str = Field("127.0.0.1", description="address to bind; 127.0.0.1 unless told otherwise")
+    port: int = Field(8000, ge=0, le=65535)
+    dev: bool = Field(False, description="no API keys: every request is a writer of any namespace")
+    workers: int = Field(2, ge=0, le=64, description="ingest workers in the server process")
+    lease_s: float = Field(60, gt=0, description="a task's lease; renewed by heartbeats")
+    max_attempts: int = Field(4, ge=1, le=100, description="tries of a task before it fails")
+    max_upload_bytes: int = Field(2 * 1024**3, gt=0, description="largest upload accepted")
+    rate_per_minute: float = Field(600, gt=0, description="requests per key per minute")
+    rate_burst: int = Field(60, ge=1, description="requests a key may make at once")
+    url_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts or networks URL ingest may reach despite SSRF rules",
+    )
+
+    @field_validator("url_allow_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ServerConfig:
+        """Defaults, then ``OMNIDEX_SERVER_*`` variables, then ``overrides`` (None is ignored)."""
+        values: dict[str, Any] = {
+            name: raw
+            for name in cls.model_fields
+            if (raw := os.environ.get(ENV_PREFIX + name.upper()))
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

@@ -1,0 +1,72 @@
+"""One JSON shape for every error the API answers with.
+
+``{"error": {"code": "...", "message": "...", "field": "..."}}`` plus the error's context (which
+limit, which id). Typed omnidex errors keep their code and HTTP status; request validation errors
+become ``invalid_request`` (422) naming the field; unknown routes and methods keep their status;
+anything else is a 500 whose body says only that it is an internal error (the log has the rest).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from omnidex.errors import OmnidexError
+
+log = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, **context: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **context}}
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into the one error shape."""
+
+    @app.exception_handler(OmnidexError)
+    async def omnidex_error(_: Request, exc: OmnidexError) -> JSONResponse:
+        status = exc.http_status if 400 <= exc.http_status < 600 else 500
+        body = error_body(exc.code, exc.message, **_jsonable(exc.context))
+        return JSONResponse(body, status_code=status, headers=_headers(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        location = [str(part) for part in first.get("loc", ())]
+        field = ".".join(
+            location[1:]
+            if location[:1] in (["body"], ["query"], ["path"], ["header"])
+            else location
+        )
+        body = error_body("invalid_request", str(first.get("msg")), field=field or None)
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)
+
+
+def _headers(exc: OmnidexError) -> dict[str, str] | None:
+    retry_after = exc.context.get("retry_after_s")
+    return {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after else None
+
+
+def _jsonable(context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v if isinstance(v, str | int | float | bool | list) else str(v)
+        for k, v in context.items()
+    }

@@ -1,0 +1,53 @@
+"""``/v1/collections``: create with a pipeline spec or a preset, list, get, change, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from omnidex.embedded import Database
+from omnidex.server.auth import database, writable_database
+from omnidex.server.wire import CollectionIn, ExtractorsIn
+from omnidex.types import CollectionInfo
+
+router = APIRouter(prefix="/v1/collections", tags=["collections"])
+Reader = Annotated[Database, Depends(database)]
+Writer = Annotated[Database, Depends(writable_database)]
+
+
+@router.post("", status_code=201)
+def create_collection(body: CollectionIn, db: Writer) -> CollectionInfo:
+    extractors = list(body.extractors) if body.extractors is not None else None
+    collection = db.create_collection(
+        body.name,
+        extractors,
+        body.segmentation,
+        preset=body.preset,
+        phi4=body.phi4,
+        embedding_model=body.embedding_model,
+    )
+    return collection.info
+
+
+@router.get("")
+def list_collections(db: Reader) -> list[CollectionInfo]:
+    return db.collections()
+
+
+@router.get("/{name}")
+def get_collection(name: str, db: Reader) -> CollectionInfo:
+    return db.collection(name).info
+
+
+@router.put("/{name}/extractors")
+def update_extractors(name: str, body: ExtractorsIn, db: Writer) -> CollectionInfo:
+    """Replace the pipeline; the spec version goes up and objects are re-extracted when they
+    are ingested again."""
+    return db.update_collection(name, list(body.extractors), body.segmentation).info
+
+
+@router.delete("/{name}", status_code=204)
+def delete_collection(name: str, db: Writer) -> Response:
+    db.drop_collection(name)
+    return Response(status_code=204)

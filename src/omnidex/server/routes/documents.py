@@ -1,0 +1,89 @@
+"""Documents of a collection: list with filters, get one, its thumbnail, its source media, search.
+
+The source media is served with HTTP range requests (``Range: bytes=…``), so a browser can seek
+a video to the moment a hit points at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import FileResponse
+
+from omnidex.embedded import Database
+from omnidex.errors import NotFoundError
+from omnidex.server.auth import database
+from omnidex.server.wire import DocumentOut, DocumentPage, SearchIn
+from omnidex.types import Hit
+
+router = APIRouter(prefix="/v1/collections/{name}", tags=["documents"])
+Reader = Annotated[Database, Depends(database)]
+
+
+def _base(request: Request, name: str) -> str:
+    return f"/v1/collections/{name}/documents"
+
+
+@router.get("/documents")
+def list_documents(
+    name: str,
+    request: Request,
+    db: Reader,
+    where: Annotated[str | None, Query(max_length=4000)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    vectors: bool = False,
+) -> DocumentPage:
+    collection = db.collection(name)
+    documents = collection.documents(where=where, limit=limit, offset=offset)
+    return DocumentPage(
+        documents=[DocumentOut.of(d, _base(request, name), vectors) for d in documents],
+        total=collection.count(where=where),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/documents/{doc_id}")
+def get_document(
+    name: str, doc_id: str, request: Request, db: Reader, vectors: bool = False
+) -> DocumentOut:
+    return DocumentOut.of(db.collection(name).get(doc_id), _base(request, name), vectors)
+
+
+@router.get(
+    "/documents/{doc_id}/thumbnail",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def get_thumbnail(name: str, doc_id: str, db: Reader) -> Response:
+    document = db.collection(name).get(doc_id)
+    if not document.thumbnail:
+        raise NotFoundError(f"document {doc_id!r} has no thumbnail", id=doc_id)
+    return Response(
+        document.thumbnail,
+        media_type="image/jpeg",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+@router.get(
+    "/documents/{doc_id}/media",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "a range"}},
+)
+def get_media(name: str, doc_id: str, db: Reader) -> FileResponse:
+    """The source file of the document's object, with range requests."""
+    collection = db.collection(name)
+    document = collection.get(doc_id)
+    path = Path(collection.object(document.object_id).source)
+    if not path.is_file():
+        raise NotFoundError(f"the source of document {doc_id!r} is no longer stored", id=doc_id)
+    return FileResponse(path, filename=None)
+
+
+@router.post("/search")
+def search(name: str, body: SearchIn, db: Reader) -> list[Hit]:
+    return db.collection(name).search(body.query, k=body.k, where=body.where)

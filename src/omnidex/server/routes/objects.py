@@ -1,0 +1,145 @@
+"""Objects of a collection: upload (multipart, streamed) or ingest by URL, list, get, delete.
+
+Ingest answers at once with a task (``202``): workers do the work (:mod:`omnidex.server.workers`).
+An ``Idempotency-Key`` header makes a repeated request return the first request's task.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from starlette.datastructures import UploadFile
+
+from omnidex.embedded import Database
+from omnidex.errors import InvalidSpecError, PayloadTooLargeError
+from omnidex.server.auth import State, database, writable_database
+from omnidex.server.uploads import discard, save_stream
+from omnidex.types import ObjectRecord, TaskRecord
+
+router = APIRouter(prefix="/v1/collections/{name}/objects", tags=["objects"])
+Reader = Annotated[Database, Depends(database)]
+Writer = Annotated[Database, Depends(writable_database)]
+IdempotencyKey = Annotated[str | None, Header(max_length=200)]
+MULTIPART_OVERHEAD = 64 * 1024
+MAX_METADATA_CHARS = 64 * 1024
+
+
+class UrlIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "metadata": {"type": "string", "description": "a JSON object"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("", status_code=202, openapi_extra=UPLOAD_BODY, response_model=TaskRecord)
+async def upload(
+    name: str, request: Request, db: Writer, state: State, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    collection = db.collection(name)
+    limit = state.config.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+        raise PayloadTooLargeError(
+            f"upload larger than the limit of {limit} bytes", limit="max_upload_bytes"
+        )
+    form = await request.form(max_files=1, max_fields=2, max_part_size=MAX_METADATA_CHARS)
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise InvalidSpecError("send the media as the multipart field 'file'", field="file")
+    metadata = _metadata(form.get("metadata"))
+    path = await run_in_threadpool(save_stream, file.file, state.uploads, file.filename, limit)
+    payload = {"path": str(path), "metadata": metadata, "filename": _display(file.filename)}
+    return _queued(state, collection.info.id, payload, idempotency_key, path)
+
+
+@router.post("/url", status_code=202, response_model=TaskRecord)
+def ingest_url(
+    name: str, body: UrlIn, db: Writer, state: State, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    collection = db.collection(name)
+    payload = {"url": str(body.url), "metadata": body.metadata}
+    return _queued(state, collection.info.id, payload, idempotency_key, None)
+
+
+@router.get("")
+def list_objects(name: str, db: Reader, status: str | None = None) -> list[ObjectRecord]:
+    return db.collection(name).objects(status)
+
+
+@router.get("/{object_id}")
+def get_object(name: str, object_id: str, db: Reader) -> ObjectRecord:
+    return db.collection(name).object(object_id)
+
+
+@router.delete("/{object_id}", status_code=204)
+def delete_object(name: str, object_id: str, db: Writer, state: State) -> Response:
+    """Remove the object, its documents and thumbnails, and the stored upload."""
+    collection = db.collection(name)
+    source = Path(collection.object(object_id).source)
+    collection.delete_object(object_id)
+    discard(source, state.uploads)
+    return Response(status_code=204)
+
+
+def _queued(
+    state: State,
+    collection_id: str,
+    payload: dict[str, Any],
+    idempotency_key: str | None,
+    stored: Path | None,
+) -> JSONResponse:
+    task, new = state.catalog.enqueue_task(
+        collection_id,
+        payload,
+        idempotency_key=idempotency_key,
+        max_attempts=state.config.max_attempts,
+    )
+    if not new and stored is not None:
+        discard(stored, state.uploads)  # the first request's file is the one ingested
+    state.wake_workers()
+    return JSONResponse(task.model_dump(mode="json"), status_code=202 if new else 200)
+
+
+def _metadata(raw: object) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError as exc:
+        raise InvalidSpecError(f"metadata is not valid JSON: {exc}", field="metadata") from None
+    if not isinstance(value, dict):
+        raise InvalidSpecError("metadata must be a JSON object", field="metadata")
+    return value
+
+
+def _display(filename: str | None) -> str | None:
+    """The client's file name, for display only: its last part, printable, at most 255 chars."""
+    if not filename:
+        return None
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(c for c in base if c.isprintable())[:255] or None

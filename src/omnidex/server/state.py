@@ -1,0 +1,63 @@
+"""What the running server holds: its stores, settings, rate limiter and ingest workers."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omnidex.config import Settings
+from omnidex.embedded import Collection, Database
+from omnidex.server.config import ServerConfig
+from omnidex.server.ratelimit import RateLimiter
+from omnidex.store.lance_documents import LanceDocumentStore
+from omnidex.store.sqlite_catalog import SqliteCatalog
+
+
+@dataclass
+class ServerState:
+    settings: Settings
+    config: ServerConfig
+    catalog: SqliteCatalog
+    documents: LanceDocumentStore
+    limiter: RateLimiter
+    work_queued: threading.Event = field(default_factory=threading.Event)
+    """Set when a task is queued, so that idle workers look at once."""
+    _namespaces_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def open(cls, settings: Settings, config: ServerConfig) -> ServerState:
+        home = settings.home.expanduser()
+        home.mkdir(parents=True, exist_ok=True)
+        return cls(
+            settings=settings,
+            config=config,
+            catalog=SqliteCatalog(home / "catalog.sqlite"),
+            documents=LanceDocumentStore(home / "documents"),
+            limiter=RateLimiter(config.rate_per_minute, config.rate_burst),
+        )
+
+    @property
+    def uploads(self) -> Path:
+        """Where uploaded and fetched files live, under generated names."""
+        folder = self.settings.home.expanduser() / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def wake_workers(self) -> None:
+        self.work_queued.set()
+
+    def database(self, namespace: str) -> Database:
+        return Database(self.catalog, self.documents, self.settings, namespace)
+
+    def collection_by_id(self, collection_id: str) -> Collection:
+        info = self.catalog.collection_by_id(collection_id)
+        return self.database(info.namespace).collection(info.name)
+
+    def ensure_namespace(self, namespace: str) -> None:
+        with self._namespaces_lock:
+            if namespace not in self.catalog.list_namespaces():
+                self.catalog.create_namespace(namespace)
+
+    def close(self) -> None:
+        self.catalog.close()

@@ -1,0 +1,150 @@
+"""The REST API over real HTTP: collections, uploads through the task queue, documents with
+range requests, search, retrievers, tasks, and one error shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from omnidex.samples import make_text_image
+
+from .conftest import Running
+
+TEXT_SPEC = {"name": "docs", "extractors": ["page_text@v1"]}
+
+
+def upload(running: Running, path: Path, collection: str = "docs", **headers: str) -> dict:
+    with running.client(running.write_key, **headers) as http, path.open("rb") as file:
+        answer = http.post(
+            f"/v1/collections/{collection}/objects",
+            files={"file": (path.name, file)},
+            data={"metadata": json.dumps({"team": "infra"})},
+        )
+    assert answer.status_code in (200, 202), answer.text
+    return dict(answer.json())
+
+
+def test_health_needs_no_key_but_everything_else_does(running: Running) -> None:
+    with running.client() as http:
+        assert http.get("/v1/health").json() == {"status": "ok", "auth": True}
+        answer = http.get("/v1/collections")
+        assert answer.status_code == 401
+        assert answer.json()["error"]["code"] == "unauthenticated"
+    with running.client("odx_nothere1_" + "x" * 43) as http:
+        assert http.get("/v1/collections").status_code == 401
+
+
+def test_a_text_file_goes_through_the_queue_and_becomes_searchable(
+    running: Running, tmp_path: Path
+) -> None:
+    with running.client(running.write_key) as http:
+        created = http.post("/v1/collections", json=TEXT_SPEC)
+        assert created.status_code == 201, created.text
+    note = tmp_path / "ferry.txt"
+    note.write_text("The harbor ferry leaves at seven every morning.")
+    task = upload(running, note)
+    assert task["state"] in ("queued", "running") and "payload" not in task
+    done = running.wait_task(running.read_key, task["id"])
+    assert done["state"] == "succeeded", done
+    assert done["object_id"] and done["progress"] == 1.0
+    with running.client(running.read_key) as http:
+        hits = http.post("/v1/collections/docs/search", json={"query": "ferry"}).json()
+        assert hits and "ferry" in hits[0]["snippet"]
+        page = http.get("/v1/collections/docs/documents", params={"where": "team = 'infra'"})
+        assert page.json()["total"] == 1
+        (document,) = page.json()["documents"]
+        media = http.get(f"/v1/collections/docs/documents/{document['id']}/media")
+        assert media.content == note.read_bytes()
+        part = http.get(
+            f"/v1/collections/docs/documents/{document['id']}/media",
+            headers={"Range": "bytes=4-9"},
+        )
+        assert part.status_code == 206 and part.content == note.read_bytes()[4:10]
+        objects = http.get("/v1/collections/docs/objects").json()
+        assert [o["id"] for o in objects] == [done["object_id"]]
+        # a stored upload has a generated name, not the client's
+        assert Path(objects[0]["source"]).name != "ferry.txt"
+
+
+def test_a_read_key_cannot_write(running: Running) -> None:
+    with running.client(running.read_key) as http:
+        answer = http.post("/v1/collections", json=TEXT_SPEC)
+        assert answer.status_code == 403
+        assert answer.json()["error"]["code"] == "forbidden"
+
+
+def test_idempotent_uploads_return_the_first_task(running: Running, tmp_path: Path) -> None:
+    with running.client(running.write_key) as http:
+        http.post("/v1/collections", json=TEXT_SPEC)
+    note = tmp_path / "a.txt"
+    note.write_text("hello world")
+    first = upload(running, note, **{"Idempotency-Key": "abc"})
+    again = upload(running, note, **{"Idempotency-Key": "abc"})
+    assert again["id"] == first["id"]
+    uploads = list((running.home / "uploads").iterdir())
+    assert len(uploads) == 1  # the repeat's file is not kept
+
+
+def test_errors_share_one_shape(running: Running) -> None:
+    with running.client(running.write_key) as http:
+        missing = http.get("/v1/collections/nope")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "not_found"
+        bad = http.post("/v1/collections", json={"name": "x", "extractors": ["nope@v9"]})
+        assert bad.status_code == 422
+        assert bad.json()["error"] == {
+            "code": "unknown_extractor",
+            "message": bad.json()["error"]["message"],
+            "extractor": "nope@v9",
+            "field": "extractors[0].name",
+        }
+        invalid = http.post("/v1/collections", json={"name": "x", "colour": "red"})
+        assert invalid.status_code == 422
+        assert invalid.json()["error"]["field"] == "colour"
+        no_file = http.post("/v1/collections/nope/objects", data={"a": "b"})
+        assert no_file.status_code == 404
+
+
+def test_retrievers_over_http(running: Running, tmp_path: Path) -> None:
+    with running.client(running.write_key) as http:
+        http.post("/v1/collections", json=TEXT_SPEC)
+    note = tmp_path / "a.txt"
+    note.write_text("The quarterly revenue grew by ten percent.")
+    running.wait_task(running.read_key, upload(running, note)["id"])
+    spec = {
+        "name": "words",
+        "collections": ["docs"],
+        "inputs": {"query": {"type": "text"}},
+        "stages": [
+            {
+                "type": "feature_search",
+                "params": {
+                    "searches": [{"feature": "page_text@v1/text", "query": "{{inputs.query}}"}]
+                },
+            },
+            {"type": "limit", "params": {"limit": 5}},
+        ],
+    }
+    with running.client(running.write_key) as http:
+        saved = http.post("/v1/retrievers", json=spec)
+        assert saved.status_code == 201, saved.text
+        hits = http.post("/v1/retrievers/words/execute", json={"inputs": {"query": "revenue"}})
+        assert hits.status_code == 200, hits.text
+        assert hits.json() and "revenue" in hits.json()[0]["snippet"]
+        explained = http.post("/v1/retrievers/words/explain", json={"inputs": {"query": "revenue"}})
+        assert [s["type"] for s in explained.json()["stages"]] == ["feature_search", "limit"]
+        missing_input = http.post("/v1/retrievers/words/execute", json={"inputs": {}})
+        assert missing_input.status_code == 422
+
+
+def test_an_image_thumbnail_is_served(running: Running, tmp_path: Path) -> None:
+    with running.client(running.write_key) as http:
+        http.post("/v1/collections", json={"name": "pics", "extractors": ["page_text@v1"]})
+    sign = tmp_path / "sign.png"
+    make_text_image("OPEN", (400, 200)).save(sign)
+    done = running.wait_task(running.read_key, upload(running, sign, "pics")["id"])
+    assert done["state"] == "succeeded", done
+    with running.client(running.read_key) as http:
+        (document,) = http.get("/v1/collections/pics/documents").json()["documents"]
+        thumb = http.get(document["thumbnail_url"])
+        assert thumb.headers["content-type"] == "image/jpeg" and thumb.content[:2] == b"\xff\xd8"
