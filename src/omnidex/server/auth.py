@@ -9,6 +9,7 @@ writes in the namespace ``X-Namespace`` names (``default`` when absent), created
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -62,7 +63,8 @@ def principal(
         )
     if (wait := state.limiter.check(info.id)) is not None:
         raise RateLimitedError(
-            f"too many requests with key {info.id!r}; retry in {wait:.1f} s", retry_after_s=wait
+            f"too many requests with key {info.id!r}; retry in {math.ceil(wait)} s",
+            retry_after_s=wait,
         )
     return Principal(info.namespace, info.role, info.id)
 
