@@ -24,8 +24,10 @@ from omnidex.server.routes import (
     objects,
     retrievers,
     tasks,
+    webhooks,
 )
 from omnidex.server.state import ServerState
+from omnidex.server.webhooks import Senders
 from omnidex.server.workers import Workers
 
 
@@ -38,11 +40,14 @@ def create_app(settings: Settings | None = None, config: ServerConfig | None = N
         state = ServerState.open(settings, config)
         app.state.omnidex = state
         workers = Workers(state, config.workers)
+        senders = Senders(state, config.webhook_senders)
         workers.start()
+        senders.start()
         try:
             yield
         finally:
             workers.stop()
+            senders.stop()
             state.close()
 
     app = FastAPI(
@@ -52,6 +57,6 @@ def create_app(settings: Settings | None = None, config: ServerConfig | None = N
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, collections, objects, documents, retrievers, tasks, ask):
-        app.include_router(module.router)
+    for module in (health, collections, objects, documents, retrievers, tasks, ask, webhooks):
+        app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     return app

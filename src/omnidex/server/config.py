@@ -27,7 +27,19 @@ class ServerConfig(BaseModel):
     rate_burst: int = Field(60, ge=1, description="requests a key may make at once")
     url_allow_hosts: list[str] = Field(
         default_factory=list,
-        description="hosts or networks URL ingest may reach despite SSRF rules",
+        description="hosts or networks URL ingest and webhooks may reach despite SSRF rules",
+    )
+    webhook_senders: int = Field(
+        2, ge=0, le=32, description="threads delivering webhooks; 0 queues events unsent"
+    )
+    webhook_timeout_s: float = Field(
+        10, gt=0, le=300, description="the longest one webhook delivery attempt may take"
+    )
+    webhook_max_attempts: int = Field(
+        10, ge=1, le=100, description="tries of a webhook delivery before it fails"
+    )
+    webhook_backoff_s: float = Field(
+        10, gt=0, le=3600, description="wait before a delivery's first retry; doubles after each"
     )
 
     @field_validator("url_allow_hosts", mode="before")

@@ -15,11 +15,44 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from omnidex.errors import OmnidexError
 
 log = logging.getLogger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable code, a message, the offending field and other context."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "bad request",
+        401: "no valid API key",
+        403: "the key may not do this",
+        404: "not found",
+        409: "conflict with the current state",
+        413: "too large",
+        422: "invalid input",
+        429: "rate limited; see Retry-After",
+        500: "internal error",
+        502: "a model server failed",
+    }.items()
+}
+"""The error answers every route may give, for the OpenAPI document."""
 
 
 def error_body(code: str, message: str, **context: Any) -> dict[str, Any]:

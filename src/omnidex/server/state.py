@@ -23,6 +23,8 @@ class ServerState:
     limiter: RateLimiter
     work_queued: threading.Event = field(default_factory=threading.Event)
     """Set when a task is queued, so that idle workers look at once."""
+    webhooks_queued: threading.Event = field(default_factory=threading.Event)
+    """Set when a webhook delivery is queued, so that idle senders look at once."""
     _namespaces_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -46,6 +48,9 @@ class ServerState:
 
     def wake_workers(self) -> None:
         self.work_queued.set()
+
+    def wake_senders(self) -> None:
+        self.webhooks_queued.set()
 
     def database(self, namespace: str) -> Database:
         return Database(self.catalog, self.documents, self.settings, namespace)

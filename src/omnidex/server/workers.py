@@ -5,6 +5,7 @@ a task whose worker died — the process was killed — is claimed again once it
 task that raises is retried later with exponential backoff and jitter; after ``max_attempts`` it
 fails with its last error kept. A bad file is not retried: the runner records why it failed, and
 that is final, while a failure of the machinery (a model server down, a store error) is retried.
+A task that reaches a final state tells the namespace's webhooks (:mod:`omnidex.server.webhooks`).
 Ingests into one collection run one at a time (its LanceDB table has one writer).
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from omnidex.errors import OmnidexError
 from omnidex.server.state import ServerState
 from omnidex.server.uploads import move_into
+from omnidex.server.webhooks import task_finished
 from omnidex.sources.http import FetchPolicy, fetch_url
 from omnidex.types import IngestStatus, TaskRecord, TaskState
 
@@ -113,7 +115,7 @@ class Workers:
             result = collection.ingest_queued(path, task.id, payload.get("metadata") or {})
         if result.status is not IngestStatus.FAILED:
             self.state.catalog.update_task(task.id, progress=1.0, object_id=result.object_id)
-            self.state.catalog.release_task(task.id, worker, TaskState.SUCCEEDED)
+            self._finish(worker, task, TaskState.SUCCEEDED)
         elif result.error_code in TRANSIENT:  # e.g. the model server was down
             self._retry_or_fail(worker, task, result.error or result.error_code)
         else:  # the file itself is bad: trying again would fail again
@@ -130,7 +132,14 @@ class Workers:
         return move_into(fetched.path, self.state.uploads, fetched.filename_hint or url)
 
     def _fail(self, worker: str, task: TaskRecord, error: str | None) -> None:
-        self.state.catalog.release_task(task.id, worker, TaskState.FAILED, error=error)
+        self._finish(worker, task, TaskState.FAILED, error)
+
+    def _finish(
+        self, worker: str, task: TaskRecord, final: TaskState, error: str | None = None
+    ) -> None:
+        """End the task in ``final`` and, if this worker still held it, emit its event."""
+        if self.state.catalog.release_task(task.id, worker, final, error=error):
+            task_finished(self.state, task.id)
 
     def _retry_or_fail(self, worker: str, task: TaskRecord, error: str) -> None:
         if task.attempts >= task.max_attempts:

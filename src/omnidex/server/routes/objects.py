@@ -20,7 +20,8 @@ from omnidex.embedded import Database
 from omnidex.errors import InvalidSpecError, PayloadTooLargeError
 from omnidex.server.auth import State, database, writable_database
 from omnidex.server.uploads import discard, save_stream
-from omnidex.types import ObjectRecord, TaskRecord
+from omnidex.server.webhooks import emit
+from omnidex.types import ObjectRecord, TaskRecord, WebhookEventType
 
 router = APIRouter(prefix="/v1/collections/{name}/objects", tags=["objects"])
 Reader = Annotated[Database, Depends(database)]
@@ -98,11 +99,13 @@ def get_object(name: str, object_id: str, db: Reader) -> ObjectRecord:
 
 @router.delete("/{object_id}", status_code=204)
 def delete_object(name: str, object_id: str, db: Writer, state: State) -> Response:
-    """Remove the object, its documents and thumbnails, and the stored upload."""
+    """Remove the object, its documents and thumbnails, and the stored upload; emit
+    ``object.deleted``."""
     collection = db.collection(name)
-    source = Path(collection.object(object_id).source)
+    record = collection.object(object_id)
     collection.delete_object(object_id)
-    discard(source, state.uploads)
+    discard(Path(record.source), state.uploads)
+    emit(state, WebhookEventType.OBJECT_DELETED, db.namespace, record.model_dump(mode="json"))
     return Response(status_code=204)
 
 
