@@ -28,7 +28,18 @@ pytest.importorskip("fastapi")
 
 FILES = 200
 CRASHES = 5
-WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet".split()
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+]
 
 
 def start(home: Path, port: int) -> subprocess.Popen[bytes]:

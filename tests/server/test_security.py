@@ -1,0 +1,182 @@
+"""Security on by default, over real HTTP: namespaces are walls, URL ingest cannot reach the
+inside network, and every input has a limit."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import omnidex
+
+from .conftest import Running, start_server
+
+HOSTILE_URLS = [
+    "http://127.0.0.1:1/",
+    "http://localhost/",
+    "http://[::1]/",
+    "http://0.0.0.0/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.0.0.1/",
+    "http://192.168.1.1/",
+    "http://172.16.0.1/",
+    "http://2130706433/",
+    "http://0x7f000001/",
+    "http://0177.0.0.1/",
+    "http://127.1/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[fe80::1]/",
+    "http://100.64.0.1/",
+]
+
+
+@pytest.fixture
+def two_tenants(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A server with namespaces ``a`` and ``b``, a write key each; ``b`` has a collection."""
+    home = tmp_path / "home"
+    keys = {}
+    for namespace in ("a", "b"):
+        db = omnidex.connect(home, namespace=namespace)
+        _, keys[namespace] = db.create_key(namespace, "write")
+        if namespace == "b":
+            db.create_collection("secret", extractors=["page_text@v1"])
+        db.close()
+    server, thread, url = start_server(home, workers=1)
+    yield url, keys
+    server.should_exit = True
+    thread.join(30)
+
+
+def test_a_key_of_one_namespace_reaches_nothing_of_another(
+    two_tenants: tuple[str, dict[str, str]],
+) -> None:
+    url, keys = two_tenants
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['a']}"}) as a:
+        assert a.get("/v1/collections").json() == []
+        assert a.get("/v1/collections/secret").status_code == 404
+        assert a.get("/v1/collections/secret/documents").status_code == 404
+        assert a.post("/v1/collections/secret/search", json={"query": "x"}).status_code == 404
+        assert a.delete("/v1/collections/secret").status_code == 404
+        asked = a.get("/v1/collections", headers={"X-Namespace": "b"})
+        assert asked.status_code == 403 and asked.json()["error"]["code"] == "forbidden"
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['b']}"}) as b:
+        assert [c["name"] for c in b.get("/v1/collections").json()] == ["secret"]
+        task = b.post(
+            "/v1/collections/secret/objects", files={"file": ("n.txt", b"hello there")}
+        ).json()
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['a']}"}) as a:
+        assert a.get(f"/v1/tasks/{task['id']}").status_code == 404
+        assert a.post(f"/v1/tasks/{task['id']}/cancel").status_code == 404
+        assert a.get("/v1/tasks").json() == []
+
+
+def test_url_ingest_refuses_the_inside_network(running: Running) -> None:
+    with running.client(running.write_key) as http:
+        http.post("/v1/collections", json={"name": "web", "extractors": ["page_text@v1"]})
+        for scheme_url in ("file:///etc/passwd", "ftp://example.com/x", "gopher://x/"):
+            refused = http.post("/v1/collections/web/objects/url", json={"url": scheme_url})
+            assert refused.status_code == 422, scheme_url
+        tasks = [
+            http.post("/v1/collections/web/objects/url", json={"url": u}).json()["id"]
+            for u in HOSTILE_URLS
+        ]
+    for task_id, url in zip(tasks, HOSTILE_URLS, strict=True):
+        done = running.wait_task(running.read_key, task_id)
+        assert done["state"] == "failed", (url, done)
+        assert done["attempts"] == 1, "a refused URL is not retried"
+    with running.client(running.read_key) as http:
+        assert http.get("/v1/collections/web/documents").json()["total"] == 0
+
+
+class _Files(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_url_ingest_reaches_allowed_hosts(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "memo.txt").write_text("The allowed intranet memo about the ferry schedule.")
+    handler = lambda *a: _Files(*a, directory=str(site))  # noqa: E731
+    files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=files.serve_forever, daemon=True).start()
+    home = tmp_path / "home"
+    db = omnidex.connect(home)
+    _, key = db.create_key("w", "write")
+    db.create_collection("web", extractors=["page_text@v1"])
+    db.close()
+    server, thread, url = start_server(home, workers=1, url_allow_hosts=["127.0.0.1"])
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http_:
+            memo = f"http://127.0.0.1:{files.server_address[1]}/memo.txt"
+            task = http_.post("/v1/collections/web/objects/url", json={"url": memo}).json()
+            deadline = time.monotonic() + 30
+            while (state := http_.get(f"/v1/tasks/{task['id']}").json())["state"] in (
+                "queued",
+                "running",
+            ) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert state["state"] == "succeeded", state
+            hits = http_.post("/v1/collections/web/search", json={"query": "ferry"}).json()
+            assert hits and "ferry" in hits[0]["snippet"]
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        files.shutdown()
+
+
+def test_uploads_over_the_limit_are_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    db = omnidex.connect(home)
+    _, key = db.create_key("w", "write")
+    db.create_collection("docs", extractors=["page_text@v1"])
+    db.close()
+    server, thread, url = start_server(home, workers=1, max_upload_bytes=1000)
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
+            big = client.post(
+                "/v1/collections/docs/objects", files={"file": ("big.txt", b"x" * 200_000)}
+            )
+            assert big.status_code == 413
+            assert big.json()["error"]["code"] == "payload_too_large"
+            assert not list((home / "uploads").glob("*"))
+            small = client.post("/v1/collections/docs/objects", files={"file": ("s.txt", b"hi")})
+            assert small.status_code == 202
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def test_each_key_is_rate_limited_with_retry_after(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    db = omnidex.connect(home)
+    _, key = db.create_key("w", "read")
+    db.close()
+    server, thread, url = start_server(home, workers=0, rate_per_minute=60, rate_burst=5)
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
+            codes = [client.get("/v1/collections").status_code for _ in range(8)]
+            assert codes[:5] == [200] * 5 and codes[-1] == 429
+            limited = client.get("/v1/collections")
+            assert limited.json()["error"]["code"] == "rate_limited"
+            assert 1 <= int(limited.headers["Retry-After"]) <= 2
+            assert client.get("/v1/health").status_code == 200  # health is never limited
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def test_dev_mode_needs_no_key_and_says_so(tmp_path: Path) -> None:
+    server, thread, url = start_server(tmp_path / "home", workers=0, dev=True)
+    try:
+        assert httpx.get(f"{url}/v1/health").json() == {"status": "ok", "auth": False}
+        assert httpx.get(f"{url}/v1/collections").status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(30)
