@@ -180,3 +180,101 @@ def test_dev_mode_needs_no_key_and_says_so(tmp_path: Path) -> None:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "code"),
+    [
+        ("empty.txt", b"", "empty_file"),
+        ("photo.png", b"this is not a picture at all", "unsupported_media"),
+        ("scan.pdf", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "unsupported_media"),
+        ("../../etc/passwd", b"root:x:0:0", "invalid_spec"),
+        ("..\\..\\boot.ini", b"[boot]", "invalid_spec"),
+        ("dir/name.txt", b"hello", "invalid_spec"),
+    ],
+)
+def test_bad_uploads_get_a_clear_4xx_and_nothing_is_stored(
+    running: Running, name: str, content: bytes, code: str
+) -> None:
+    with running.client(running.write_key) as http:
+        http.post("/v1/collections", json={"name": "docs", "extractors": ["page_text@v1"]})
+        answer = http.post("/v1/collections/docs/objects", files={"file": (name, content)})
+        assert 400 <= answer.status_code < 500, answer.text
+        assert answer.json()["error"]["code"] == code
+        assert http.get("/v1/tasks").json() == []
+    assert not list((running.home / "uploads").glob("*"))
+
+
+def test_every_route_keeps_namespaces_apart(tmp_path: Path) -> None:
+    """With namespace a's key, every operation of the OpenAPI document, aimed at b's collection,
+    object, document, retriever and task, is refused or sees only a's (empty) world."""
+    home = tmp_path / "home"
+    b = omnidex.connect(home, namespace="b")
+    _, b_key = b.create_key("b", "write")
+    secret = b.create_collection("secret", extractors=["page_text@v1"])
+    (tmp_path / "b.txt").write_text("the launch code is banana")
+    secret.ingest(tmp_path / "b.txt")
+    (document,) = secret.documents()
+    b.create_retriever(
+        {
+            "name": "r",
+            "collections": ["secret"],
+            "inputs": {"query": {"type": "text"}},
+            "stages": [{"type": "feature_search", "params": {"searches": [{"feature": "text"}]}}],
+        }
+    )
+    b.close()
+    a = omnidex.connect(home, namespace="a")
+    _, a_key = a.create_key("a", "write")
+    a.close()
+    server, thread, url = start_server(home, workers=1)
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {b_key}"}) as as_b:
+            task = as_b.post(
+                "/v1/collections/secret/objects", files={"file": ("n.txt", b"more secrets")}
+            ).json()
+        ids = {
+            "name": "secret",
+            "object_id": document.object_id,
+            "doc_id": document.id,
+            "task_id": task["id"],
+        }
+        bodies: dict[str, Any] = {
+            "/v1/collections/{name}/search": {"query": "banana"},
+            "/v1/collections/{name}/extractors": {"extractors": ["page_text@v1"]},
+            "/v1/collections/{name}/objects/url": {"url": "http://example.com/x.txt"},
+            "/v1/retrievers/{name}/execute": {"inputs": {"query": "banana"}},
+            "/v1/retrievers/{name}/explain": {"inputs": {"query": "banana"}},
+            "/v1/ask": {"collection": "secret", "document_id": document.id, "question": "what?"},
+        }
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {a_key}"}) as as_a:
+            paths = as_a.get("/openapi.json").json()["paths"]
+            checked = 0
+            for path, operations in paths.items():
+                if "{" not in path and path != "/v1/ask":
+                    continue
+                concrete = path.replace("{name}", "r" if "retrievers" in path else "secret")
+                for key, value in ids.items():
+                    concrete = concrete.replace("{" + key + "}", value)
+                for method in operations:
+                    answer = as_a.request(method, concrete, json=bodies.get(path, {}))
+                    assert answer.status_code in (403, 404), (method, path, answer.text)
+                    checked += 1
+            assert checked >= 20
+            for listing in ("/v1/collections", "/v1/retrievers", "/v1/tasks"):
+                assert as_a.get(listing).json() == [], listing
+            spec = {
+                "name": "peek",
+                "collections": ["secret"],
+                "stages": [{"type": "limit", "params": {"limit": 5}}],
+            }
+            assert as_a.post("/v1/retrievers", json=spec).status_code == 404
+            adhoc = as_a.post("/v1/retrievers/execute", json={"spec": spec, "inputs": {}})
+            assert adhoc.status_code == 404
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {b_key}"}) as as_b:
+            assert [c["name"] for c in as_b.get("/v1/collections").json()] == ["secret"]
+            assert as_b.get(f"/v1/collections/secret/documents/{document.id}").status_code == 200
+            assert as_b.get("/v1/retrievers/r").status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(30)

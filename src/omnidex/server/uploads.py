@@ -13,10 +13,50 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO
 
-from omnidex.errors import PayloadTooLargeError
+from omnidex.config import Limits
+from omnidex.errors import (
+    InvalidSpecError,
+    OmnidexError,
+    PayloadTooLargeError,
+    UnsupportedMediaError,
+)
+from omnidex.media.kinds import detect_kind
+from omnidex.types import ObjectKind
 
 CHUNK = 1024 * 1024
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
+_PATH_LIKE = re.compile(r"[/\\\x00]|^\.\.?$|^\.\.")
+EXPECTED_KIND: dict[str, ObjectKind] = {
+    **dict.fromkeys((".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"), "image"),
+    ".pdf": "pdf",
+    **dict.fromkeys((".wav", ".mp3", ".flac"), "audio"),
+}
+"""What files with these extensions must hold; an upload whose bytes say otherwise is refused.
+(Containers such as .mp4 or .webm may hold video or only sound, so they are not listed.)"""
+
+
+def check_filename(filename: str | None) -> None:
+    """InvalidSpecError for a name that is a path (separators, ``..``, NUL) rather than a name."""
+    if filename and _PATH_LIKE.search(filename):
+        raise InvalidSpecError(
+            f"file name {filename!r} looks like a path; send a plain file name", field="file"
+        )
+
+
+def check_content(path: Path, filename: str | None, limits: Limits) -> ObjectKind:
+    """The kind the stored file's bytes show; the typed error (empty, unsupported, too big, or
+    bytes that contradict the extension) otherwise, with the file removed."""
+    try:
+        kind = detect_kind(path, limits)
+        expected = EXPECTED_KIND.get(Path(filename or "").suffix.lower())
+        if expected is not None and kind != expected:
+            raise UnsupportedMediaError(
+                f"{filename}: the name says {expected} but the bytes are {kind}", source=filename
+            )
+    except OmnidexError:
+        path.unlink(missing_ok=True)
+        raise
+    return kind
 
 
 def stored_name(filename: str | None) -> str:
