@@ -1,4 +1,5 @@
-"""Types shared by every layer: specs, segments, documents, hits, retrievers, keys, objects, tasks.
+"""Types shared by every layer: specs, segments, documents, hits, retrievers, keys, objects,
+tasks and webhooks.
 
 Feature addresses have the form ``extractor@vN/feature`` (``text_embedding@v1/vector``); extractor
 references have the form ``extractor@vN``.
@@ -415,3 +416,59 @@ class IngestResult(BaseModel):
     documents: int = 0
     error: str | None = None
     error_code: str | None = None
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+class WebhookEventType(StrEnum):
+    """What a webhook may listen to: a task that reached a final state, an object deleted."""
+
+    TASK_SUCCEEDED = "task.succeeded"
+    TASK_FAILED = "task.failed"
+    OBJECT_DELETED = "object.deleted"
+
+
+class WebhookInfo(BaseModel):
+    """A webhook as it may be shown: where it posts and what it listens to, never its secret."""
+
+    id: str
+    namespace: str
+    url: str
+    events: list[WebhookEventType]
+    created_at: datetime
+
+
+class WebhookEvent(BaseModel):
+    """What a webhook receives, the JSON body of a delivery: ``data`` is the task or object."""
+
+    id: str
+    type: WebhookEventType
+    created_at: datetime
+    namespace: str
+    data: dict[str, Any]
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookDelivery(BaseModel):
+    """One event on its way to one webhook: ``attempts`` so far, the last answer's status or the
+    last error. ``url``, ``secret`` and ``body`` are what the sender needs; never sent out."""
+
+    id: str
+    webhook_id: str
+    event_id: str
+    event: WebhookEventType
+    state: DeliveryState
+    attempts: int
+    last_status: int | None = None
+    last_error: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    url: str = Field("", exclude=True)
+    secret: str = Field("", exclude=True, repr=False)
+    body: str = Field("", exclude=True, repr=False)

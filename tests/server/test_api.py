@@ -148,3 +148,8 @@ def test_an_image_thumbnail_is_served(running: Running, tmp_path: Path) -> None:
         (document,) = http.get("/v1/collections/pics/documents").json()["documents"]
         thumb = http.get(document["thumbnail_url"])
         assert thumb.headers["content-type"] == "image/jpeg" and thumb.content[:2] == b"\xff\xd8"
+
+
+def test_a_key_sees_its_own_namespace(running: Running) -> None:
+    with running.client(running.read_key) as http:
+        assert http.get("/v1/namespaces").json() == [{"name": "default", "current": True}]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from omnidex.types import (
     ApiKeyInfo,
     CollectionInfo,
     CollectionSpec,
+    DeliveryState,
     ExtractorSpec,
     FeatureColumn,
     FeatureType,
@@ -33,6 +35,8 @@ from omnidex.types import (
     RetrieverSpec,
     StageSpec,
     TaskState,
+    WebhookEvent,
+    WebhookEventType,
 )
 
 SPEC = CollectionSpec(extractors=[ExtractorSpec(name="text_embedding@v1")])
@@ -598,3 +602,202 @@ def test_authorize_holds_a_key_to_its_namespace_and_role(catalog: Catalog) -> No
     with pytest.raises(PermissionDeniedError, match="namespace") as elsewhere:
         authorize(writer, "acme")
     assert elsewhere.value.context == {"key_id": writer.id, "namespace": "acme"}
+
+
+# --- webhooks and their outbox -------------------------------------------------------------------
+
+SUCCEEDED, FAILED, DELETED = (
+    WebhookEventType.TASK_SUCCEEDED,
+    WebhookEventType.TASK_FAILED,
+    WebhookEventType.OBJECT_DELETED,
+)
+
+
+def event(kind: WebhookEventType, namespace: str = DEFAULT_NAMESPACE, n: int = 0) -> WebhookEvent:
+    return WebhookEvent(
+        id=f"evt_{kind.value}_{n}",
+        type=kind,
+        created_at=datetime.now(UTC),
+        namespace=namespace,
+        data={"id": f"task_{n}", "state": "succeeded"},
+    )
+
+
+def test_webhooks_belong_to_their_namespace(catalog: Catalog) -> None:
+    catalog.create_namespace("acme")
+    first = catalog.create_webhook(
+        DEFAULT_NAMESPACE, "https://a.example/hook", [FAILED, SUCCEEDED, FAILED], "s1"
+    )
+    assert first.events == [FAILED, SUCCEEDED]  # once each, sorted
+    assert first.namespace == DEFAULT_NAMESPACE and first.url == "https://a.example/hook"
+    second = catalog.create_webhook(DEFAULT_NAMESPACE, "https://b.example/", [DELETED], "s2")
+    theirs = catalog.create_webhook("acme", "https://c.example/", [DELETED], "s3")
+    assert first.id != second.id
+    assert catalog.list_webhooks(DEFAULT_NAMESPACE) == [first, second]
+    assert catalog.list_webhooks() == [first, second, theirs]
+    assert catalog.get_webhook(theirs.id) == theirs
+    assert catalog.get_webhook(theirs.id, "acme") == theirs
+    with pytest.raises(NotFoundError):
+        catalog.get_webhook(theirs.id, DEFAULT_NAMESPACE)
+    with pytest.raises(NotFoundError):
+        catalog.delete_webhook(theirs.id, DEFAULT_NAMESPACE)
+    catalog.delete_webhook(first.id, DEFAULT_NAMESPACE)
+    assert catalog.list_webhooks(DEFAULT_NAMESPACE) == [second]
+    with pytest.raises(NotFoundError):
+        catalog.get_webhook(first.id)
+    assert "s2" not in second.model_dump_json()
+
+
+def test_bad_webhooks_are_refused(catalog: Catalog) -> None:
+    with pytest.raises(InvalidSpecError):
+        catalog.create_webhook(DEFAULT_NAMESPACE, "https://a.example/", [], "secret")
+    with pytest.raises(InvalidSpecError):
+        catalog.create_webhook(DEFAULT_NAMESPACE, "", [DELETED], "secret")
+    with pytest.raises(InvalidSpecError):
+        catalog.create_webhook(DEFAULT_NAMESPACE, "https://a.example/", [DELETED], "")
+    with pytest.raises(NotFoundError):
+        catalog.create_webhook("nowhere", "https://a.example/", [DELETED], "secret")
+    assert catalog.list_webhooks() == []
+
+
+def test_an_event_goes_to_the_webhooks_of_its_namespace_that_listen(catalog: Catalog) -> None:
+    catalog.create_namespace("acme")
+    both = catalog.create_webhook(DEFAULT_NAMESPACE, "https://a.example/", [SUCCEEDED, FAILED], "x")
+    deleted = catalog.create_webhook(DEFAULT_NAMESPACE, "https://b.example/", [DELETED], "y")
+    theirs = catalog.create_webhook("acme", "https://c.example/", [SUCCEEDED], "z")
+    assert catalog.queue_webhook_event(event(SUCCEEDED)) == 1
+    assert catalog.queue_webhook_event(event(DELETED)) == 1
+    assert catalog.queue_webhook_event(event(FAILED, "acme")) == 0
+    (delivery,) = catalog.list_webhook_deliveries(both.id)
+    assert (delivery.event, delivery.event_id) == (SUCCEEDED, f"evt_{SUCCEEDED.value}_0")
+    assert (delivery.state, delivery.attempts, delivery.last_status) == (
+        DeliveryState.PENDING,
+        0,
+        None,
+    )
+    assert [d.event for d in catalog.list_webhook_deliveries(deleted.id)] == [DELETED]
+    assert catalog.list_webhook_deliveries(theirs.id) == []
+
+
+def test_a_claimed_delivery_carries_what_signing_needs(catalog: Catalog) -> None:
+    hook = catalog.create_webhook(DEFAULT_NAMESPACE, "https://a.example/in", [SUCCEEDED], "k3y")
+    sent = event(SUCCEEDED)
+    catalog.queue_webhook_event(sent)
+    claimed = catalog.claim_webhook_delivery("w1", lease_s=60)
+    assert claimed is not None
+    assert (claimed.webhook_id, claimed.url, claimed.secret) == (hook.id, hook.url, "k3y")
+    assert WebhookEvent.model_validate_json(claimed.body) == sent
+    assert claimed.attempts == 1 and claimed.state is DeliveryState.PENDING
+    assert catalog.claim_webhook_delivery("w2", lease_s=60) is None  # leased to w1
+    dumped = claimed.model_dump()
+    assert "secret" not in dumped and "body" not in dumped and "k3y" not in repr(claimed)
+
+
+def test_only_the_holder_releases_a_delivery(catalog: Catalog) -> None:
+    hook = catalog.create_webhook(DEFAULT_NAMESPACE, "https://a.example/", [SUCCEEDED], "k")
+    catalog.queue_webhook_event(event(SUCCEEDED))
+    claimed = catalog.claim_webhook_delivery("w1", lease_s=60)
+    assert claimed is not None
+    assert not catalog.release_webhook_delivery(claimed.id, "w2", DeliveryState.DELIVERED)
+    assert catalog.release_webhook_delivery(
+        claimed.id, "w1", DeliveryState.PENDING, status=500, error="boom", delay_s=3600
+    )
+    (waiting,) = catalog.list_webhook_deliveries(hook.id)
+    assert (waiting.state, waiting.last_status, waiting.last_error) == (
+        DeliveryState.PENDING,
+        500,
+        "boom",
+    )
+    assert catalog.claim_webhook_delivery("w1", lease_s=60) is None  # not due for an hour
+    assert not catalog.release_webhook_delivery(claimed.id, "w1", DeliveryState.DELIVERED)
+
+
+def test_a_delivery_is_retried_until_it_ends(catalog: Catalog) -> None:
+    hook = catalog.create_webhook(DEFAULT_NAMESPACE, "https://a.example/", [SUCCEEDED], "k")
+    catalog.queue_webhook_event(event(SUCCEEDED, n=1))
+    catalog.queue_webhook_event(event(SUCCEEDED, n=2))
+    first = catalog.claim_webhook_delivery("w", lease_s=60)
+    second = catalog.claim_webhook_delivery("w", lease_s=60)
+    assert first is not None and second is not None and first.id != second.id
+    assert catalog.release_webhook_delivery(first.id, "w", DeliveryState.PENDING, status=503)
+    again = catalog.claim_webhook_delivery("w", lease_s=60)
+    assert again is not None and (again.id, again.attempts) == (first.id, 2)
+    assert catalog.release_webhook_delivery(first.id, "w", DeliveryState.DELIVERED, status=204)
+    assert catalog.release_webhook_delivery(second.id, "w", DeliveryState.FAILED, error="refused")
+    assert catalog.claim_webhook_delivery("w", lease_s=60) is None
+    states = {d.id: (d.state, d.attempts) for d in catalog.list_webhook_deliveries(hook.id)}
+    assert states == {
+        first.id: (DeliveryState.DELIVERED, 2),
+        second.id: (DeliveryState.FAILED, 1),
+    }
+    assert [d.id for d in catalog.list_webhook_deliveries(hook.id, DeliveryState.FAILED)] == [
+        second.id
+    ]
+    assert [d.id for d in catalog.list_webhook_deliveries(hook.id, limit=1)] == [second.id]
+    assert not catalog.release_webhook_delivery(first.id, "w", DeliveryState.PENDING)
+
+
+def test_an_expired_delivery_lease_is_claimed_again(catalog: Catalog) -> None:
+    catalog.create_webhook(DEFAULT_NAMESPACE, "https://a.example/", [SUCCEEDED], "k")
+    catalog.queue_webhook_event(event(SUCCEEDED))
+    first = catalog.claim_webhook_delivery("dead", lease_s=0.01)
+    assert first is not None
+    time.sleep(0.05)
+    taken = catalog.claim_webhook_delivery("alive", lease_s=60)
+    assert taken is not None and (taken.id, taken.attempts) == (first.id, 2)
+    assert not catalog.release_webhook_delivery(first.id, "dead", DeliveryState.DELIVERED)
+    assert catalog.release_webhook_delivery(first.id, "alive", DeliveryState.DELIVERED)
+
+
+def test_deleting_a_webhook_drops_its_deliveries(catalog: Catalog) -> None:
+    hook = catalog.create_webhook(DEFAULT_NAMESPACE, "https://a.example/", [SUCCEEDED], "k")
+    catalog.queue_webhook_event(event(SUCCEEDED))
+    catalog.delete_webhook(hook.id)
+    assert catalog.claim_webhook_delivery("w", lease_s=60) is None
+    assert catalog.list_webhook_deliveries(hook.id) == []
+
+
+def test_queued_deliveries_survive_a_reopen(open_catalog: Callable[[], Catalog]) -> None:
+    catalog = open_catalog()
+    hook = catalog.create_webhook(DEFAULT_NAMESPACE, "https://a.example/", [DELETED], "k")
+    catalog.queue_webhook_event(event(DELETED))
+    catalog.close()
+    reopened = open_catalog()
+    assert reopened.list_webhooks() == [hook]
+    claimed = reopened.claim_webhook_delivery("w", lease_s=60)
+    assert claimed is not None and claimed.secret == "k" and claimed.event is DELETED
+
+
+def test_prune_drops_only_deliveries_that_ended(catalog: Catalog) -> None:
+    hook = catalog.create_webhook(DEFAULT_NAMESPACE, "https://a.example/", [SUCCEEDED], "k")
+    for n in range(3):
+        catalog.queue_webhook_event(event(SUCCEEDED, n=n))
+    for outcome in (DeliveryState.DELIVERED, DeliveryState.FAILED):
+        claimed = catalog.claim_webhook_delivery("w", lease_s=60)
+        assert claimed is not None
+        catalog.release_webhook_delivery(claimed.id, "w", outcome)
+    assert catalog.prune_webhook_deliveries(datetime.now(UTC) - timedelta(hours=1)) == 0
+    assert catalog.prune_webhook_deliveries(datetime.now(UTC) + timedelta(seconds=1)) == 2
+    (left,) = catalog.list_webhook_deliveries(hook.id)
+    assert left.state is DeliveryState.PENDING
+
+
+def test_concurrent_senders_never_share_a_delivery(catalog: Catalog) -> None:
+    catalog.create_webhook(DEFAULT_NAMESPACE, "https://a.example/", [SUCCEEDED], "k")
+    for n in range(60):
+        catalog.queue_webhook_event(event(SUCCEEDED, n=n))
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def send(name: str) -> None:
+        while (delivery := catalog.claim_webhook_delivery(name, lease_s=60)) is not None:
+            assert catalog.release_webhook_delivery(delivery.id, name, DeliveryState.DELIVERED)
+            with lock:
+                claimed.append(delivery.id)
+
+    threads = [threading.Thread(target=send, args=(f"s{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(claimed) == len(set(claimed)) == 60

@@ -21,6 +21,7 @@ from omnidex.server.routes import (
     collections,
     documents,
     health,
+    namespaces,
     objects,
     retrievers,
     tasks,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, config: ServerConfig | None = N
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, collections, objects, documents, retrievers, tasks, ask, webhooks):
+    routes = (health, namespaces, collections, objects, documents, retrievers, tasks, ask, webhooks)
+    for module in routes:
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     return app

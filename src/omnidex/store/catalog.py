@@ -1,4 +1,5 @@
-"""The Catalog protocol: namespaces, collections, objects, tasks, retrievers, keys: the bookkeeping.
+"""The Catalog protocol: namespaces, collections, objects, tasks, retrievers, keys, webhooks: the
+bookkeeping.
 
 One implementation to start (SQLite, :mod:`omnidex.store.sqlite_catalog`); any other must pass the
 conformance suite in ``tests/store/test_catalog_conformance.py``. An acknowledged write (a method
@@ -7,12 +8,14 @@ that returned) survives a kill -9 of the process.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from omnidex.types import (
     ApiKeyInfo,
     CollectionInfo,
     CollectionSpec,
+    DeliveryState,
     FeatureColumn,
     KeyRole,
     ObjectRecord,
@@ -21,6 +24,10 @@ from omnidex.types import (
     RetrieverSpec,
     TaskRecord,
     TaskState,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookEventType,
+    WebhookInfo,
 )
 
 DEFAULT_NAMESPACE = "default"
@@ -201,5 +208,56 @@ class Catalog(Protocol):
     def touch_api_key(self, key_id: str) -> None:
         """Record that the key was used now. Cheap: nothing is written while the recorded use is
         under a minute old, so ``last_used_at`` is right to a minute. NotFoundError if absent."""
+
+    # webhooks (each scoped to one namespace; the secret is stored as given, since signing a
+    # delivery needs it, and is never returned but with a claimed delivery)
+    def create_webhook(
+        self, namespace: str, url: str, events: list[WebhookEventType], secret: str
+    ) -> WebhookInfo:
+        """Register ``url`` for ``events`` (kept once each, sorted). NotFoundError if the
+        namespace does not exist; InvalidSpecError for no event, or an empty URL or secret. The
+        URL is stored as given: whether it may be reached is the caller's check."""
+
+    def get_webhook(self, webhook_id: str, namespace: str | None = None) -> WebhookInfo:
+        """NotFoundError if there is no such webhook (in ``namespace``, when given)."""
+
+    def list_webhooks(self, namespace: str | None = None) -> list[WebhookInfo]:
+        """The webhooks of ``namespace`` (of every namespace when None), in order of creation."""
+
+    def delete_webhook(self, webhook_id: str, namespace: str | None = None) -> None:
+        """Removes its deliveries too; NotFoundError as :meth:`get_webhook`."""
+
+    # the durable outbox of webhook deliveries (claimed under leases, like the ingest queue)
+    def queue_webhook_event(self, event: WebhookEvent) -> int:
+        """One pending delivery, due now, of ``event`` (its JSON body fixed now) per webhook of
+        ``event.namespace`` that listens to ``event.type``; returns how many."""
+
+    def claim_webhook_delivery(self, worker: str, lease_s: float) -> WebhookDelivery | None:
+        """The oldest pending delivery that is due, now leased to ``worker`` for ``lease_s`` (it
+        is due again when the lease ends) with one more attempt, carrying the webhook's URL and
+        secret and the body; None when there is none."""
+
+    def release_webhook_delivery(
+        self,
+        delivery_id: str,
+        worker: str,
+        state: DeliveryState,
+        *,
+        status: int | None = None,
+        error: str | None = None,
+        delay_s: float = 0.0,
+    ) -> bool:
+        """End the lease with ``state`` (``pending`` due after ``delay_s``, or final), recording
+        the answer's ``status`` and ``error`` (both cleared when not given); False when
+        ``worker`` no longer holds the delivery."""
+
+    def list_webhook_deliveries(
+        self, webhook_id: str, state: DeliveryState | None = None, limit: int = 100
+    ) -> list[WebhookDelivery]:
+        """Newest first."""
+
+    def prune_webhook_deliveries(self, before: datetime) -> int:
+        """Remove deliveries that ended (delivered or failed) before ``before``; how many went.
+        Pending ones stay."""
 
     def close(self) -> None: ...

@@ -26,6 +26,7 @@ from omnidex.store.catalog import DEFAULT_NAMESPACE
 from omnidex.store.sqlite_keys import API_KEYS_SCHEMA, ApiKeyRows
 from omnidex.store.sqlite_queue import QueueRows, add_queue_columns
 from omnidex.store.sqlite_retrievers import RETRIEVERS_SCHEMA, RetrieverRows
+from omnidex.store.sqlite_webhooks import WEBHOOKS_SCHEMA, WebhookRows
 from omnidex.types import (
     CollectionInfo,
     CollectionSpec,
@@ -36,7 +37,7 @@ from omnidex.types import (
     TaskState,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _FEATURES = TypeAdapter(list[FeatureColumn])
 
@@ -96,6 +97,8 @@ CREATE INDEX IF NOT EXISTS tasks_by_object ON tasks (collection_id, object_id);
     + RETRIEVERS_SCHEMA
     + ";"
     + API_KEYS_SCHEMA
+    + ";"
+    + WEBHOOKS_SCHEMA
 )
 
 
@@ -114,8 +117,9 @@ def _check_name(name: str, what: str) -> None:
         )
 
 
-class SqliteCatalog(RetrieverRows, ApiKeyRows, QueueRows):
-    """Namespaces, collections, objects, tasks, retrievers and API keys in one SQLite file."""
+class SqliteCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
+    """Namespaces, collections, objects, tasks, retrievers, API keys and webhooks in one SQLite
+    file."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -161,8 +165,9 @@ class SqliteCatalog(RetrieverRows, ApiKeyRows, QueueRows):
 
     def _migrate(self) -> None:
         """Bring the file to ``SCHEMA_VERSION``. Every table is ``CREATE … IF NOT EXISTS``, so an
-        older catalog gains the tables added since: retrievers in version 2, API keys in 3;
-        version 4 adds the queue's columns to ``tasks`` (:func:`add_queue_columns`)."""
+        older catalog gains the tables added since: retrievers in version 2, API keys in 3,
+        webhooks and their deliveries in 5; version 4 adds the queue's columns to ``tasks``
+        (:func:`add_queue_columns`)."""
         with self._write() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
