@@ -1,6 +1,7 @@
 """omnidex: an open, self-hostable multimodal retrieval engine.
 
-``db = omnidex.connect(path)`` opens (or creates) an embedded database in one folder. Importing this
+``db = omnidex.connect(path)`` opens (or creates) an embedded database in one folder;
+``omnidex.Client(url, api_key)`` has the same methods against an omnidex server. Importing this
 package is cheap: nothing heavy (no torch, no LanceDB, not even pydantic) loads until it is used.
 """
 
@@ -14,8 +15,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from omnidex.embedded import Collection, Database
+    from omnidex.remote import Client
 
-__all__ = ["Collection", "Database", "__version__", "connect"]
+__all__ = ["Client", "Collection", "Database", "__version__", "connect"]
 
 
 def connect(path: str | Path | None = None, *, namespace: str = "default") -> Database:
@@ -30,4 +32,8 @@ def __getattr__(name: str) -> Any:
         from omnidex import embedded
 
         return getattr(embedded, name)
+    if name == "Client":
+        from omnidex.remote import Client
+
+        return Client
     raise AttributeError(f"module 'omnidex' has no attribute {name!r}")

@@ -390,6 +390,8 @@ class TaskRecord(BaseModel):
     attempts: int = 0
     max_attempts: int = 1
     error: str | None = None
+    error_code: str | None = None
+    """The error's stable code (``corrupt_media``, ``unsafe_url``…) when the task failed."""
     created_at: datetime | None = None
     updated_at: datetime | None = None
     payload: dict[str, Any] = Field(default_factory=dict, exclude=True)

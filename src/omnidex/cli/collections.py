@@ -81,7 +81,8 @@ def create(
     segmentation.update({k: v for k, v in options.items() if v is not None})
     collection = state(ctx).db().create_collection(name, extractors, segmentation)
     console.print(
-        f"created collection [bold]{collection.name}[/] with {collection.plan.extractor_refs}"
+        f"created collection [bold]{collection.name}[/] with "
+        f"{[e.name for e in collection.info.spec.extractors]}"
     )
 
 

@@ -46,7 +46,7 @@ def demo(
     settings_data = state(ctx).data
     if settings_data is None:
         state(ctx).data = Path(tempfile.mkdtemp(prefix="omnidex-demo-"))
-    db = state(ctx).db()
+    db = state(ctx).local()
     samples = [*build_sample_set(db.path / "samples"), sample_meeting(db.path / "samples")]
     console.rule("[bold]omnidex demo")
     console.print(f"data folder: {db.path}")

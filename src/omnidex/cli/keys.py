@@ -100,7 +100,7 @@ def _db(ctx: typer.Context, namespace: str | None) -> Database:
     """The database, in ``namespace`` when one is given; nothing is created for a namespace."""
     from omnidex.embedded import Database
 
-    db = state(ctx).db()
+    db = state(ctx).local()
     if namespace is None:
         return db
     return Database(db.catalog, db.documents, db.settings, namespace)

@@ -1,4 +1,9 @@
-"""The ``omnidex`` command line: global options, the command groups, clean error messages."""
+"""The ``omnidex`` command line: global options, the command groups, clean error messages.
+
+``--data`` points the commands at a local folder; ``--server URL`` (with ``--api-key`` or
+``OMNIDEX_API_KEY``) at an omnidex server instead, through :class:`omnidex.Client`, so every
+command but the local-only ones (:data:`LOCAL_ONLY`) works the same on either.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from omnidex.cli import (
     serve,
 )
 from omnidex.cli.context import errors, state
-from omnidex.errors import OmnidexError
+from omnidex.errors import InvalidSpecError, OmnidexError
 
 app = typer.Typer(
     name="omnidex",
@@ -40,6 +45,9 @@ app.command()(demo.demo)
 app.command()(serve.serve)
 app.command("eval")(retrievers.evaluate)
 
+LOCAL_ONLY = {"key": "manages API keys", "demo": "builds a local demo", "serve": "runs a server"}
+"""Commands that work on the local data folder only, and why."""
+
 
 @app.callback()
 def main(
@@ -49,12 +57,36 @@ def main(
         typer.Option(
             "--data",
             envvar="OMNIDEX_HOME",
-            help="Data folder of the embedded database [default: ~/.omnidex].",
+            help="Data folder of the embedded database \\[default: ~/.omnidex].",
             file_okay=False,
         ),
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            metavar="URL",
+            help="Work on an omnidex server (e.g. http://127.0.0.1:8000) instead of --data.",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="OMNIDEX_API_KEY",
+            help="API key for --server (`omnidex key create` makes one where the server runs).",
+        ),
+    ] = None,
 ) -> None:
-    state(ctx).data = data
+    if server is not None and ctx.invoked_subcommand in LOCAL_ONLY:
+        raise InvalidSpecError(
+            f"`omnidex {ctx.invoked_subcommand}` {LOCAL_ONLY[ctx.invoked_subcommand]} in a local "
+            "data folder: run it without --server, where the data lives",
+            field="server",
+        )
+    current = state(ctx)
+    current.data, current.server, current.api_key = data, server, api_key
+    ctx.call_on_close(current.close)
 
 
 def run() -> None:

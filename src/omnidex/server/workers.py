@@ -89,12 +89,12 @@ class Workers:
             self._ingest(worker, task)
         except OmnidexError as exc:
             if transient(exc):
-                self._retry_or_fail(worker, task, exc.message)
+                self._retry_or_fail(worker, task, exc.message, exc.code)
             else:  # a URL that is refused, gone or too big stays so
-                self._fail(worker, task, exc.message)
+                self._fail(worker, task, exc.message, exc.code)
         except Exception as exc:  # anything else: retried, and the worker goes on
             log.exception("task %s failed on attempt %d", task.id, task.attempts)
-            self._retry_or_fail(worker, task, f"{type(exc).__name__}: {exc}")
+            self._retry_or_fail(worker, task, f"{type(exc).__name__}: {exc}", "internal_error")
         finally:
             beat.set()
             heartbeat.join()
@@ -117,9 +117,9 @@ class Workers:
             self.state.catalog.update_task(task.id, progress=1.0, object_id=result.object_id)
             self._finish(worker, task, TaskState.SUCCEEDED)
         elif result.error_code in TRANSIENT:  # e.g. the model server was down
-            self._retry_or_fail(worker, task, result.error or result.error_code)
+            self._retry_or_fail(worker, task, result.error or "", result.error_code)
         else:  # the file itself is bad: trying again would fail again
-            self._fail(worker, task, result.error)
+            self._fail(worker, task, result.error, result.error_code)
 
     def _fetch(self, url: str) -> Path:
         """The file at ``url``, fetched with the SSRF guard into the uploads folder."""
@@ -131,20 +131,30 @@ class Workers:
         fetched = fetch_url(url, self.state.uploads, policy)
         return move_into(fetched.path, self.state.uploads, fetched.filename_hint or url)
 
-    def _fail(self, worker: str, task: TaskRecord, error: str | None) -> None:
-        self._finish(worker, task, TaskState.FAILED, error)
+    def _fail(self, worker: str, task: TaskRecord, error: str | None, code: str | None) -> None:
+        self._finish(worker, task, TaskState.FAILED, error, code)
 
     def _finish(
-        self, worker: str, task: TaskRecord, final: TaskState, error: str | None = None
+        self,
+        worker: str,
+        task: TaskRecord,
+        final: TaskState,
+        error: str | None = None,
+        code: str | None = None,
     ) -> None:
         """End the task in ``final`` and, if this worker still held it, emit its event."""
-        if self.state.catalog.release_task(task.id, worker, final, error=error):
+        if self.state.catalog.release_task(task.id, worker, final, error=error, error_code=code):
             task_finished(self.state, task.id)
 
-    def _retry_or_fail(self, worker: str, task: TaskRecord, error: str) -> None:
+    def _retry_or_fail(self, worker: str, task: TaskRecord, error: str, code: str | None) -> None:
         if task.attempts >= task.max_attempts:
-            self._fail(worker, task, error)
+            self._fail(worker, task, error, code)
         else:
             self.state.catalog.release_task(
-                task.id, worker, TaskState.QUEUED, error=error, delay_s=backoff_s(task.attempts)
+                task.id,
+                worker,
+                TaskState.QUEUED,
+                error=error,
+                error_code=code,
+                delay_s=backoff_s(task.attempts),
             )

@@ -149,6 +149,7 @@ class Catalog(Protocol):
         state: TaskState,
         *,
         error: str | None = None,
+        error_code: str | None = None,
         delay_s: float = 0.0,
     ) -> bool:
         """End the lease with ``state`` (``queued`` due after ``delay_s``, or final); False when

@@ -545,6 +545,7 @@ def _task_record(row: sqlite3.Row) -> TaskRecord:
     payload = row["payload"]
     return TaskRecord(
         payload=json.loads(payload) if payload else {},
+        error_code=row["error_code"],
         max_attempts=row["max_attempts"],
         id=row["id"],
         collection_id=row["collection_id"],

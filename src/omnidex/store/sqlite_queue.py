@@ -28,6 +28,7 @@ QUEUE_COLUMNS = {
     "lease_owner": "TEXT",
     "lease_until": "REAL",
     "not_before": "REAL",
+    "error_code": "TEXT",
 }
 """Columns the queue adds to ``tasks`` (schema version 4)."""
 QUEUE_INDEXES = """
@@ -126,16 +127,26 @@ class QueueRows:
         state: TaskState,
         *,
         error: str | None = None,
+        error_code: str | None = None,
         delay_s: float = 0.0,
     ) -> bool:
         """End ``worker``'s lease with ``state`` (``queued`` again after ``delay_s``, or a final
-        state); False when it no longer holds the task."""
+        state), keeping the error and its code; False when it no longer holds the task."""
         with self._write() as conn:
             changed = conn.execute(
-                "UPDATE tasks SET state = ?, error = coalesce(?, error), lease_owner = NULL,"
-                " lease_until = NULL, not_before = ?, updated_at = ?"
-                " WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                (state.value, error, time.time() + delay_s, _now_iso(), task_id, worker),
+                "UPDATE tasks SET state = ?, error = coalesce(?, error),"
+                " error_code = coalesce(?, error_code), lease_owner = NULL, lease_until = NULL,"
+                " not_before = ?, updated_at = ? WHERE id = ? AND lease_owner = ?"
+                " AND state = 'running'",
+                (
+                    state.value,
+                    error,
+                    error_code,
+                    time.time() + delay_s,
+                    _now_iso(),
+                    task_id,
+                    worker,
+                ),
             ).rowcount
         return changed == 1
 
@@ -169,7 +180,8 @@ class QueueRows:
             if not task.retryable:
                 raise TaskStateError(f"task {task_id!r} has no stored input to retry", task=task_id)
             conn.execute(
-                "UPDATE tasks SET state = 'queued', attempts = 0, error = NULL, progress = 0,"
+                "UPDATE tasks SET state = 'queued', attempts = 0, error = NULL, error_code = NULL,"
+                " progress = 0,"
                 " stage = NULL, not_before = ?, updated_at = ? WHERE id = ?",
                 (time.time(), _now_iso(), task_id),
             )

@@ -1,0 +1,487 @@
+"""One behaviour suite, run on both interfaces: the embedded API (``omnidex.connect``) and the
+remote client (``omnidex.Client``) against a real server with auth on, over real HTTP.
+
+Each test runs once per interface and asserts the same things; typed errors are compared with
+those of a reference embedded database, so the two must raise the same class with the same message
+and context. The CLI runs the same commands with ``--data`` and with ``--server``. What differs by
+design (see :mod:`omnidex.remote.collection`) is tested on the remote client alone, at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import omnidex
+from omnidex.cli.main import app
+from omnidex.embedded import Database
+from omnidex.errors import (
+    AuthenticationError,
+    InvalidFilterError,
+    InvalidSpecError,
+    NotFoundError,
+    OmnidexError,
+    PermissionDeniedError,
+    RateLimitedError,
+    UnknownExtractorError,
+)
+from omnidex.remote import Client, ServerUnreachableError
+from omnidex.samples import make_text_image
+from omnidex.types import IngestResult, IngestStatus, ObjectStatus
+
+from .server.conftest import free_port, start_server
+
+pytestmark = pytest.mark.usefixtures("needs_tesseract")
+
+TEXT_ONLY = ["page_text@v1"]
+
+
+@dataclass
+class Backend:
+    kind: str
+    api: Database | Client
+    cli_args: list[str]
+    """The global options that point the CLI at the same data."""
+    url: str = ""
+    read_key: str = ""
+
+
+@pytest.fixture(scope="module", params=["embedded", "remote"])
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    home = tmp_path_factory.mktemp(request.param) / "data"
+    if request.param == "embedded":
+        with omnidex.connect(home) as db:
+            yield Backend("embedded", db, ["--data", str(home)])
+        return
+    with omnidex.connect(home) as db:
+        _, write_key = db.create_key("tests", "write")
+        _, read_key = db.create_key("reader", "read")
+    server, thread, url = start_server(home, workers=1, rate_per_minute=100_000, rate_burst=1000)
+    try:
+        with omnidex.Client(url, write_key) as client:
+            cli_args = ["--server", url, "--api-key", write_key]
+            yield Backend("remote", client, cli_args, url, read_key)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """An embedded database whose errors the backend's must equal."""
+    with omnidex.connect(tmp_path_factory.mktemp("reference")) as db:
+        db.create_collection("docs", TEXT_ONLY)
+        yield db
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("files")
+    (folder / "notes").mkdir()
+    (folder / "notes" / "ferry.txt").write_text("The harbor ferry leaves at seven every morning.")
+    (folder / "recipe.txt").write_text("Lentil soup. Simmer red lentils with cumin and lemon.")
+    make_text_image("HARBOR BAKERY\nSOURDOUGH DAILY", (900, 360)).save(folder / "sign.png")
+    return folder
+
+
+@dataclass
+class Corpus:
+    results: list[IngestResult]
+    ids: dict[str, str]
+    """Object id by file name."""
+
+
+@pytest.fixture(scope="module")
+def corpus(backend: Backend, files: Path, tiny_extractors: list[Any]) -> Corpus:
+    """Collection ``docs`` (text, OCR, tiny embedder) with the two text files and the image."""
+    collection = backend.api.create_collection("docs", tiny_extractors)
+    results = collection.ingest(files, metadata={"team": "ops"})
+    ids = {Path(r.source).name: r.object_id or "" for r in results}
+    return Corpus(results, ids)
+
+
+def same_error(
+    backend: Backend, reference: Database, call: Callable[[Database | Client], Any]
+) -> OmnidexError:
+    """The error ``call`` raises on the backend, checked equal to the reference database's."""
+    with pytest.raises(OmnidexError) as expected:
+        call(reference)
+    with pytest.raises(OmnidexError) as raised:
+        call(backend.api)
+    got, want = raised.value, expected.value
+    assert (type(got), got.code, got.message, got.context) == (
+        type(want),
+        want.code,
+        want.message,
+        want.context,
+    )
+    return got
+
+
+# --- collections ----------------------------------------------------------------------------------
+
+
+def test_create_list_get_update_drop_a_collection(backend: Backend) -> None:
+    api = backend.api
+    created = api.create_collection("scratch", TEXT_ONLY, {"split": "time", "window_s": 5})
+    assert created.name == "scratch" and created.info.spec_version == 1
+    assert created.info.spec.segmentation.window_s == 5
+    assert [f.address for f in created.info.features] == ["page_text@v1/text"]
+    assert "scratch" in [info.name for info in api.collections()]
+    assert api.collection("scratch").info == created.info
+
+    updated = api.update_collection("scratch", ["page_text@v1", "ocr@v1"])
+    assert updated.info.spec_version == 2
+    assert [e.name for e in updated.info.spec.extractors] == ["page_text@v1", "ocr@v1"]
+    assert updated.info.spec.segmentation.window_s == 5  # kept when not given
+
+    api.drop_collection("scratch")
+    assert "scratch" not in [info.name for info in api.collections()]
+    with pytest.raises(NotFoundError):
+        api.collection("scratch")
+
+
+# --- ingest ---------------------------------------------------------------------------------------
+
+
+def test_ingest_a_folder_of_text_and_an_image(corpus: Corpus, files: Path) -> None:
+    by_name = {Path(r.source).name: r for r in corpus.results}
+    assert sorted(by_name) == ["ferry.txt", "recipe.txt", "sign.png"]
+    assert {r.status for r in corpus.results} == {IngestStatus.INGESTED}
+    assert all(r.documents == 1 and r.object_id for r in corpus.results)
+    assert by_name["ferry.txt"].source == str(files / "notes" / "ferry.txt")  # the caller's path
+
+
+def test_ingesting_the_same_files_again_changes_nothing(
+    backend: Backend, corpus: Corpus, files: Path
+) -> None:
+    seen: list[IngestResult] = []
+    again = backend.api.collection("docs").ingest(
+        [files / "recipe.txt", files / "notes"], metadata={"team": "ops"}, progress=seen.append
+    )
+    assert [r.status for r in again] == [IngestStatus.UNCHANGED] * 2
+    assert [(Path(r.source).name, r.object_id) for r in again] == [
+        ("ferry.txt", corpus.ids["ferry.txt"]),
+        ("recipe.txt", corpus.ids["recipe.txt"]),
+    ]
+    assert all(r.documents == 1 for r in again) and sorted(seen, key=str) == sorted(again, key=str)
+
+
+def bad_files(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "ok.txt").write_text("fine words")
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\n" + b"garbage " * 50)
+    return folder
+
+
+def test_bad_files_fail_alone_with_the_reason(backend: Backend, tmp_path: Path) -> None:
+    collection = backend.api.create_collection("mixed", TEXT_ONLY)
+    broken, empty, ok = collection.ingest(bad_files(tmp_path / "in"))
+    assert ok.status is IngestStatus.INGESTED and ok.documents == 1
+    assert empty.status is IngestStatus.FAILED and empty.source == str(tmp_path / "in/empty.txt")
+    assert empty.error_code == "empty_file" and "the file is empty" in (empty.error or "")
+    assert broken.status is IngestStatus.FAILED and "cannot open" in (broken.error or "")
+    assert broken.object_id and collection.object(broken.object_id).status == "failed"
+    assert collection.count() == 1
+
+
+def test_a_file_that_fails_in_extraction_names_its_error_code(
+    backend: Backend, tmp_path: Path
+) -> None:
+    collection = backend.api.create_collection("coded", TEXT_ONLY)
+    (broken, _, _) = collection.ingest(bad_files(tmp_path / "in"))
+    assert broken.error_code == "corrupt_media"
+
+
+def test_missing_sources_are_an_error_before_anything_is_sent(
+    backend: Backend, reference: Database, corpus: Corpus
+) -> None:
+    same_error(backend, reference, lambda api: api.collection("docs").ingest("/no/such/file.txt"))
+
+
+# --- search and documents -------------------------------------------------------------------------
+
+
+def test_search_finds_text_and_the_words_in_an_image(backend: Backend, corpus: Corpus) -> None:
+    docs = backend.api.collection("docs")
+    (ferry,) = docs.search("ferry leaves every morning", k=1)
+    assert ferry.object_id == corpus.ids["ferry.txt"] and "ferry" in ferry.snippet
+    assert ferry.metadata == {"team": "ops"} and ferry.collection == "docs"
+    assert {"search", "search/bm25"} <= set(ferry.provenance)
+    (sign,) = docs.search("sourdough bakery", k=1, where="kind = 'image'")
+    assert sign.object_id == corpus.ids["sign.png"] and sign.kind == "image"
+    hits = docs.search("lentil soup cumin", k=3)
+    assert hits[0].object_id == corpus.ids["recipe.txt"]
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert docs.search("harbor", where="team = 'nobody'") == []
+
+
+def test_documents_list_get_and_count_with_where_filters(backend: Backend, corpus: Corpus) -> None:
+    docs = backend.api.collection("docs")
+    assert docs.count() == 3 and docs.count(where="team = 'ops'") == 3
+    assert docs.count(where="kind = 'text'") == 2
+    (image,) = docs.documents(where="kind = 'image'")
+    assert image.object_id == corpus.ids["sign.png"] and image.metadata == {"team": "ops"}
+    assert "BAKERY" in image.features["ocr@v1/text"].upper()
+    everything = docs.documents()
+    assert len(everything) == 3 and docs.documents(limit=2, offset=1) == everything[1:]
+    text = next(d for d in everything if d.object_id == corpus.ids["recipe.txt"])
+    assert "Lentil" in text.features["page_text@v1/text"]
+    fetched = docs.get(text.id)
+    assert (fetched.id, fetched.key, fetched.features["page_text@v1/text"]) == (
+        text.id,
+        text.key,
+        text.features["page_text@v1/text"],
+    )
+
+
+# --- objects ----------------------------------------------------------------------------------
+
+
+def test_objects_get_list_and_delete(backend: Backend, reference: Database, tmp_path: Path) -> None:
+    collection = backend.api.create_collection("objs", TEXT_ONLY)
+    (tmp_path / "a.txt").write_text("alpha words")
+    (tmp_path / "b.txt").write_text("beta words")
+    first, second = collection.ingest(tmp_path, metadata={"batch": 1})
+    records = collection.objects()
+    assert sorted(r.id for r in records) == sorted([first.object_id, second.object_id])
+    assert collection.objects(ObjectStatus.SUCCEEDED) == records
+    assert collection.objects("failed") == []
+    record = collection.object(first.object_id or "")
+    assert (record.kind, record.status, record.document_count) == ("text", "succeeded", 1)
+    assert record.metadata == {"batch": 1}
+
+    assert collection.delete_object(record.id) == 1
+    assert [r.id for r in collection.objects()] == [second.object_id]
+    assert collection.count() == 1
+    with pytest.raises(NotFoundError):
+        collection.object(record.id)
+    same_error(backend, reference, lambda api: api.collection("docs").objects("bogus"))
+
+
+# --- retrievers -----------------------------------------------------------------------------------
+
+WORDS = {
+    "name": "words",
+    "collections": ["docs"],
+    "inputs": {"query": {"type": "text"}},
+    "stages": [
+        {
+            "type": "feature_search",
+            "params": {"searches": [{"feature": "page_text@v1/text", "query": "{{inputs.query}}"}]},
+        },
+        {"type": "limit", "params": {"limit": 2}},
+    ],
+}
+
+
+def test_retrievers_saved_run_explained_and_ad_hoc(backend: Backend, corpus: Corpus) -> None:
+    api = backend.api
+    info = api.create_retriever(WORDS)
+    assert (info.name, info.version) == ("words", 1)
+    assert api.create_retriever(WORDS).version == 1  # the same spec is the same version
+    assert api.create_retriever({**WORDS, "description": "words"}).version == 2
+    assert "words" in [r.name for r in api.retrievers()]
+
+    saved = api.retriever("words", version=1)
+    assert saved.name == "words" and saved.info.version == 1 and saved.info.spec.description == ""
+    hits = saved.run({"query": "lentil soup"})
+    assert hits[0].object_id == corpus.ids["recipe.txt"]
+    explained = saved.explain({"query": "lentil soup"})
+    assert [s.type for s in explained.stages] == ["feature_search", "limit"]
+    assert [h.id for h in explained.hits] == [h.id for h in hits]
+
+    ad_hoc = api.retrieve({**WORDS, "name": "once"}, {"query": "ferry morning"})
+    assert ad_hoc.hits[0].object_id == corpus.ids["ferry.txt"]
+    assert "once" not in [r.name for r in api.retrievers()]
+
+    api.delete_retriever("words")
+    with pytest.raises(NotFoundError):
+        api.retriever("words")
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def test_typed_errors_are_the_same_on_both_sides(
+    backend: Backend, reference: Database, corpus: Corpus
+) -> None:
+    missing = same_error(backend, reference, lambda api: api.collection("missing"))
+    assert isinstance(missing, NotFoundError) and missing.context["collection"] == "missing"
+    unknown = same_error(
+        backend, reference, lambda api: api.create_collection("bad", ["teleport@v1"])
+    )
+    assert isinstance(unknown, UnknownExtractorError)
+    bad_params = same_error(
+        backend,
+        reference,
+        lambda api: api.create_collection(
+            "bad", [{"name": "page_text@v1", "params": {"chunk_tokens": 0}}]
+        ),
+    )
+    assert type(bad_params) is InvalidSpecError
+    assert bad_params.context["field"] == "extractors[0].params.chunk_tokens"
+    same_error(backend, reference, lambda api: api.create_collection("docs", TEXT_ONLY))
+    bad_filter = same_error(
+        backend, reference, lambda api: api.collection("docs").search("x", where="page >")
+    )
+    assert isinstance(bad_filter, InvalidFilterError)
+    same_error(backend, reference, lambda api: api.collection("docs").get("doc_nope"))
+    same_error(backend, reference, lambda api: api.retriever("nope"))
+
+
+def test_requests_the_server_refuses_early_keep_their_class_and_field(
+    backend: Backend, corpus: Corpus
+) -> None:
+    """The server checks some arguments before the engine sees them: the class and the field
+    are the same, the wording may differ."""
+    with pytest.raises(InvalidSpecError) as raised:
+        backend.api.collection("docs").search("x", k=0)
+    assert raised.value.context["field"] == "k"
+    with pytest.raises(InvalidSpecError) as raised:
+        backend.api.create_retriever({**WORDS, "stages": []})
+    assert raised.value.context["field"] == "stages"
+
+
+# --- the CLI --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(backend: Backend) -> Callable[..., str]:
+    runner = CliRunner()
+
+    def invoke(*args: str) -> str:
+        result = runner.invoke(app, [*backend.cli_args, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return invoke
+
+
+def test_the_cli_works_the_same_on_both(
+    cli: Callable[..., str],
+    backend: Backend,
+    files: Path,
+    tiny_extractors: list[Any],
+    tmp_path: Path,
+) -> None:
+    embed = json.dumps(tiny_extractors[-1])
+    out = cli("collection", "create", "clidocs", "-e", "page_text@v1", "-e", "ocr@v1", "-e", embed)
+    assert "created collection clidocs" in out and "text_embedding@v1" in out
+    results = json.loads(cli("ingest", str(files), "-c", "clidocs", "-m", "team=cli", "--json"))
+    assert [r["status"] for r in results] == ["ingested"] * 3
+    hits = json.loads(cli("search", "ferry morning", "-c", "clidocs", "--json", "-k", "1"))
+    assert hits[0]["metadata"] == {"team": "cli"} and "ferry" in hits[0]["snippet"]
+    assert "clidocs" in cli("collection", "list")
+    assert "documents: 3  objects: 3" in cli("collection", "show", "clidocs")
+
+    objects = json.loads(cli("object", "list", "-c", "clidocs", "--json"))
+    image = next(o for o in objects if o["kind"] == "image")
+    assert "its 1 documents" in cli("object", "delete", image["id"], "-c", "clidocs")
+
+    spec = tmp_path / "words.json"
+    spec.write_text(json.dumps({**WORDS, "name": "cliwords", "collections": ["clidocs"]}))
+    assert "saved retriever cliwords version 1" in cli("retriever", "create", str(spec))
+    ran = json.loads(cli("retriever", "run", "cliwords", "-i", "query=lentil", "--json"))
+    assert "Lentil" in ran[0]["snippet"]
+    cli("retriever", "delete", "cliwords")
+    cli("collection", "drop", "clidocs", "--yes")
+    assert "clidocs" not in cli("collection", "list", "--json")
+
+
+def test_cli_errors_are_the_typed_errors(cli: Callable[..., str]) -> None:
+    with pytest.raises(NotFoundError):
+        cli("search", "x", "-c", "missing")
+
+
+# --- what only the remote client has to say --------------------------------------------------
+
+
+remote_only = pytest.mark.parametrize("backend", ["remote"], indirect=True)
+
+
+@remote_only
+def test_remote_documents_leave_vectors_and_thumbnails_out_unless_asked(
+    backend: Backend, corpus: Corpus
+) -> None:
+    docs = backend.api.collection("docs")
+    assert isinstance(docs, omnidex.remote.RemoteCollection)
+    (image,) = docs.documents(where="kind = 'image'")
+    assert image.thumbnail is None and "text_embedding@v1/vector" not in image.features
+    (with_vectors,) = docs.documents(where="kind = 'image'", vectors=True)
+    assert len(with_vectors.features["text_embedding@v1/vector"]) == 32
+    assert docs.get(image.id, vectors=True).features == with_vectors.features
+    assert docs.thumbnail(image.id)[:2] == b"\xff\xd8"  # a JPEG
+
+
+@remote_only
+def test_remote_keys_are_checked(backend: Backend) -> None:
+    with Client(backend.url) as anonymous, pytest.raises(AuthenticationError):
+        anonymous.collections()
+    with Client(backend.url, backend.read_key) as reader:
+        assert "docs" in [c.name for c in reader.collections()]
+        with pytest.raises(PermissionDeniedError):
+            reader.create_collection("nope", TEXT_ONLY)
+
+
+@remote_only
+def test_a_file_name_the_server_refuses_fails_alone(backend: Backend, tmp_path: Path) -> None:
+    collection = backend.api.create_collection("names", TEXT_ONLY)
+    (tmp_path / "..odd.txt").write_text("odd words")
+    (tmp_path / "fine.txt").write_text("fine words")
+    odd, fine = collection.ingest([tmp_path / "..odd.txt", tmp_path / "fine.txt"])
+    assert (odd.status, odd.error_code) == (IngestStatus.FAILED, "invalid_spec")
+    assert fine.status is IngestStatus.INGESTED
+
+
+def test_rate_limited_requests_wait_and_go_again(tmp_path: Path) -> None:
+    with omnidex.connect(tmp_path) as db:
+        _, key = db.create_key("tests", "read")
+    server, thread, url = start_server(tmp_path, workers=0, rate_per_minute=600, rate_burst=1)
+    try:
+        with Client(url, key) as patient:
+            assert [patient.collections() for _ in range(3)] == [[], [], []]
+        with Client(url, key, max_retries=0) as hasty, pytest.raises(RateLimitedError) as raised:
+            hasty.collections()
+            hasty.collections()
+        assert 0 < raised.value.context["retry_after_s"] <= 0.1
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def test_an_unreachable_server_is_a_clear_error() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with Client(url, "key") as client, pytest.raises(ServerUnreachableError) as raised:
+        client.collections()
+    assert raised.value.context == {"url": url, "reason": "connect"}
+    assert f"cannot reach the omnidex server at {url}" in raised.value.message
+
+
+@remote_only
+def test_local_only_commands_refuse_a_server(backend: Backend) -> None:
+    result = CliRunner().invoke(app, [*backend.cli_args, "key", "list"])
+    assert isinstance(result.exception, InvalidSpecError)
+    assert "without --server" in str(result.exception)
+
+
+@remote_only
+def test_the_installed_command_prints_remote_errors_in_one_line(backend: Backend) -> None:
+    env = {**os.environ, "OMNIDEX_API_KEY": backend.cli_args[-1]}
+    script = Path(sys.executable).with_name("omnidex")
+    args = [str(script), "--server", backend.url, "search", "x", "-c", "missing"]
+    result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.lower().startswith("error: collection 'missing' does not exist")
