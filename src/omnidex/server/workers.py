@@ -23,6 +23,7 @@ from omnidex.server.state import ServerState
 from omnidex.server.uploads import move_into
 from omnidex.server.webhooks import task_finished
 from omnidex.sources.http import FetchPolicy, fetch_url
+from omnidex.sources.object_storage import fetch_object, is_object_url
 from omnidex.types import IngestStatus, TaskRecord, TaskState
 
 log = logging.getLogger(__name__)
@@ -122,13 +123,15 @@ class Workers:
             self._fail(worker, task, result.error, result.error_code)
 
     def _fetch(self, url: str) -> Path:
-        """The file at ``url``, fetched with the SSRF guard into the uploads folder."""
-        limits = self.state.settings.limits
-        policy = FetchPolicy(
-            max_bytes=min(limits.max_file_bytes, self.state.config.max_upload_bytes),
-            allow_hosts=tuple(self.state.config.url_allow_hosts),
-        )
-        fetched = fetch_url(url, self.state.uploads, policy)
+        """The file at ``url`` in the uploads folder: read from object storage, or fetched over
+        http(s) with the SSRF guard."""
+        limits, config = self.state.settings.limits, self.state.config
+        max_bytes = min(limits.max_file_bytes, config.max_upload_bytes)
+        if is_object_url(url):
+            fetched = fetch_object(url, self.state.uploads, max_bytes)
+        else:
+            policy = FetchPolicy(max_bytes=max_bytes, allow_hosts=tuple(config.url_allow_hosts))
+            fetched = fetch_url(url, self.state.uploads, policy)
         return move_into(fetched.path, self.state.uploads, fetched.filename_hint or url)
 
     def _fail(self, worker: str, task: TaskRecord, error: str | None, code: str | None) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
 from omnidex.embedded import Database
@@ -32,9 +32,12 @@ MAX_METADATA_CHARS = 64 * 1024
 
 
 class UrlIn(BaseModel):
+    """A URL to ingest: http(s) (fetched through the SSRF guard) or s3:// and gs:// (read with
+    the server's own cloud credentials)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    url: AnyHttpUrl
+    url: str = Field(max_length=4096, pattern=r"^(?i:https?|s3|gs)://[^\s]+$")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -85,7 +88,7 @@ def ingest_url(
     name: str, body: UrlIn, db: Writer, state: State, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     collection = db.collection(name)
-    payload = {"url": str(body.url), "metadata": body.metadata}
+    payload = {"url": body.url, "metadata": body.metadata}
     return _queued(state, collection.info.id, payload, idempotency_key, None)
 
 
