@@ -1,8 +1,8 @@
 """The embedded API: a database in one folder, its collections, ingest, search, retrievers, keys.
 
 ``db = omnidex.connect(path)`` opens ``path/catalog.sqlite`` (the SQLite catalog) and
-``path/documents/`` (the LanceDB document store). Later a remote ``omnidex.Client`` exposes the
-same methods over HTTP.
+``path/documents/`` (the LanceDB document store). ``omnidex.Client(url, api_key)``
+(:mod:`omnidex.remote`) exposes the same methods over HTTP.
 """
 
 from __future__ import annotations
