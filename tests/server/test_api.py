@@ -153,3 +153,38 @@ def test_an_image_thumbnail_is_served(running: Running, tmp_path: Path) -> None:
 def test_a_key_sees_its_own_namespace(running: Running) -> None:
     with running.client(running.read_key) as http:
         assert http.get("/v1/namespaces").json() == [{"name": "default", "current": True}]
+
+
+def test_ask_answers_with_the_collections_phi4_backend(
+    running: Running, tmp_path: Path, tiny_embedder_path: Path
+) -> None:
+    from ..models.openai_server import openai_server
+
+    with openai_server() as phi4:
+        with running.client(running.write_key) as http:
+            created = http.post(
+                "/v1/collections",
+                json={
+                    "name": "talks",
+                    "preset": "meeting",
+                    "phi4": {"backend": "openai", "base_url": phi4.url},
+                    "embedding_model": str(tiny_embedder_path),
+                },
+            )
+            assert created.status_code == 201, created.text
+        board = tmp_path / "board.png"
+        make_text_image("Q3 ROADMAP", (800, 400)).save(board)
+        done = running.wait_task(running.read_key, upload(running, board, "talks")["id"])
+        assert done["state"] == "succeeded", done
+        with running.client(running.read_key) as http:
+            (document,) = http.get("/v1/collections/talks/documents").json()["documents"]
+            answer = http.post(
+                "/v1/ask",
+                json={"collection": "talks", "document_id": document["id"], "question": "What?"},
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["answer"].startswith("model=vision images=1 sizes=800x400")
+            plain = http.post(
+                "/v1/ask", json={"collection": "nope", "document_id": "x", "question": "What?"}
+            )
+            assert plain.status_code == 404
