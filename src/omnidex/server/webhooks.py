@@ -39,7 +39,6 @@ the server's ``url_allow_hosts`` allows it, and the connection pinned to a check
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -54,14 +53,7 @@ from typing import TYPE_CHECKING, Any
 from omnidex import __version__
 from omnidex.errors import OmnidexError, UnsafeUrlError
 from omnidex.server.config import ServerConfig
-from omnidex.sources.http import (
-    FetchPolicy,
-    _addresses,
-    _connection,
-    _Deadline,
-    _network_errors,
-    _parse,
-)
+from omnidex.sources.http import FetchPolicy, post
 from omnidex.types import DeliveryState, TaskState, WebhookDelivery, WebhookEvent, WebhookEventType
 
 if TYPE_CHECKING:
@@ -78,7 +70,6 @@ PRUNE_EVERY_S = 3600.0
 IDLE_WAIT_S = 0.5
 LEASE_MARGIN_S = 30.0
 MAX_ERROR_CHARS = 500
-_ANSWER_BYTES = 64 * 1024
 _FINAL_EVENTS = {
     TaskState.SUCCEEDED: WebhookEventType.TASK_SUCCEEDED,
     TaskState.FAILED: WebhookEventType.TASK_FAILED,
@@ -129,26 +120,6 @@ def url_policy(config: ServerConfig) -> FetchPolicy:
     return FetchPolicy(
         timeout_s=config.webhook_timeout_s, allow_hosts=tuple(config.url_allow_hosts)
     )
-
-
-def check_url(url: str, policy: FetchPolicy) -> None:
-    """UnsafeUrlError unless ``url`` is http(s) without credentials and every address its host
-    resolves to may be reached under ``policy``; SourceError when it does not resolve."""
-    _addresses(_parse(url), policy)
-
-
-def post(url: str, body: bytes, headers: dict[str, str], policy: FetchPolicy) -> int:
-    """POST ``body`` to ``url`` through the SSRF guard, connected to a checked address, within
-    ``policy.timeout_s``; the answer's status. Redirects are not followed. UnsafeUrlError for a
-    refused URL; SourceError or LimitExceededError (time) when the network fails."""
-    deadline = _Deadline(policy.timeout_s)
-    target = _parse(url)
-    conn = _connection(target, _addresses(target, policy), policy, deadline)
-    with deadline.watch(conn), contextlib.closing(conn), _network_errors(target, deadline):
-        conn.request("POST", target.path, body=body, headers=headers)
-        answer = conn.getresponse()
-        answer.read(_ANSWER_BYTES)
-        return answer.status
 
 
 # --- events --------------------------------------------------------------------------------------

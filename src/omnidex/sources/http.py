@@ -21,6 +21,9 @@ A failure deletes the partial file. Errors are typed: :class:`~omnidex.errors.Un
 ``max_redirects``), :class:`~omnidex.errors.SourceNotFoundError` for 404 and 410, and
 :class:`~omnidex.errors.SourceError` for other statuses and network failures. Each carries
 ``url`` (the hop that failed) and ``source`` (the URL asked for).
+
+:func:`check_url` applies the same URL and address rules without connecting, and :func:`post`
+sends one request through the same pinned connection (the server's webhooks use both).
 """
 
 from __future__ import annotations
@@ -157,6 +160,30 @@ def fetch_url(url: str, dest_dir: Path, policy: FetchPolicy) -> Fetched:
 
 
 # --- one hop -----------------------------------------------------------------------------------
+
+
+def check_url(url: str, policy: FetchPolicy) -> None:
+    """UnsafeUrlError unless ``url`` is http(s) without credentials and every address its host
+    resolves to may be reached under ``policy``; SourceError when it does not resolve."""
+    _addresses(_parse(url), policy)
+
+
+def post(url: str, body: bytes, headers: dict[str, str], policy: FetchPolicy) -> int:
+    """POST ``body`` to ``url`` through the SSRF guard, connected to a checked address, within
+    ``policy.timeout_s``; the answer's status. Redirects are not followed. UnsafeUrlError for a
+    refused URL; SourceError or LimitExceededError (time) when the network fails."""
+    deadline = _Deadline(policy.timeout_s)
+    target = _parse(url)
+    conn = _connection(target, _addresses(target, policy), policy, deadline)
+    with deadline.watch(conn), contextlib.closing(conn), _network_errors(target, deadline):
+        conn.request("POST", target.path, body=body, headers=headers)
+        answer = conn.getresponse()
+        answer.read(ANSWER_BYTES)
+        return answer.status
+
+
+ANSWER_BYTES = 64 * 1024
+"""How much of an answer to a POST is read (and dropped) before the connection closes."""
 
 
 @dataclass(frozen=True)

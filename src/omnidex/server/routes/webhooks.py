@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from omnidex.server.auth import Principal, State, principal, writer
-from omnidex.server.webhooks import check_url, new_secret, url_policy
+from omnidex.server.webhooks import new_secret, url_policy
+from omnidex.sources.http import check_url
 from omnidex.types import DeliveryState, WebhookDelivery, WebhookEventType, WebhookInfo
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -42,7 +43,7 @@ class WebhookCreated(WebhookInfo):
 @router.post("", status_code=201)
 def create_webhook(body: WebhookIn, state: State, who: Writer) -> WebhookCreated:
     """Register a webhook; 422 ``unsafe_url`` for a URL the server may not reach (see
-    :func:`omnidex.server.webhooks.check_url`). The secret is stored as it is, not hashed: the
+    :func:`omnidex.sources.http.check_url`). The secret is stored as it is, not hashed: the
     server needs it to sign each delivery."""
     check_url(body.url, url_policy(state.config))
     secret = body.secret or new_secret()
