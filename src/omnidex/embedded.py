@@ -292,7 +292,10 @@ class Collection:
     def count(self, where: str | Filter | None = None) -> int:
         return self.db.documents.count(self.info.id, _filter(where))
 
-    def objects(self, status: ObjectStatus | str | None = None) -> list[ObjectRecord]:
+    def objects(
+        self, status: ObjectStatus | str | None = None, limit: int = 1000, offset: int = 0
+    ) -> list[ObjectRecord]:
+        """The collection's objects in order of ingest, ``limit`` from ``offset``."""
         try:
             wanted = ObjectStatus(status) if status is not None else None
         except ValueError:
@@ -300,7 +303,7 @@ class Collection:
             raise InvalidSpecError(
                 f"unknown status {status!r}; one of {known}", field="status"
             ) from None
-        return self.db.catalog.list_objects(self.info.id, wanted)
+        return self.db.catalog.list_objects(self.info.id, wanted, limit, offset)
 
     def object(self, object_id: str) -> ObjectRecord:
         record = self.db.catalog.get_object(self.info.id, object_id)

@@ -62,6 +62,7 @@ def test_a_text_file_goes_through_the_queue_and_becomes_searchable(
         assert part.status_code == 206 and part.content == note.read_bytes()[4:10]
         objects = http.get("/v1/collections/docs/objects").json()
         assert [o["id"] for o in objects] == [done["object_id"]]
+        assert http.get("/v1/collections/docs/objects", params={"offset": 1}).json() == []
         # a stored upload has a generated name, not the client's
         assert Path(objects[0]["source"]).name != "ferry.txt"
 

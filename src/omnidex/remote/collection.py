@@ -208,8 +208,12 @@ class RemoteCollection:
 
     # --- objects --------------------------------------------------------------------------------
 
-    def objects(self, status: ObjectStatus | str | None = None) -> list[ObjectRecord]:
-        params = {} if status is None else {"status": str(status)}
+    def objects(
+        self, status: ObjectStatus | str | None = None, limit: int = 1000, offset: int = 0
+    ) -> list[ObjectRecord]:
+        params: dict[str, str | int] = {"limit": limit, "offset": offset}
+        if status is not None:
+            params["status"] = str(status)
         return OBJECTS.validate_python(
             self._http.json("GET", f"{self._path}/objects", params=params)
         )

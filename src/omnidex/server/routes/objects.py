@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -93,8 +93,14 @@ def ingest_url(
 
 
 @router.get("")
-def list_objects(name: str, db: Reader, status: str | None = None) -> list[ObjectRecord]:
-    return db.collection(name).objects(status)
+def list_objects(
+    name: str,
+    db: Reader,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ObjectRecord]:
+    return db.collection(name).objects(status, limit, offset)
 
 
 @router.get("/{object_id}")
