@@ -250,7 +250,9 @@ def test_documents_list_get_and_count_with_where_filters(backend: Backend, corpu
 # --- objects ----------------------------------------------------------------------------------
 
 
-def test_objects_get_list_and_delete(backend: Backend, reference: Database, tmp_path: Path) -> None:
+def test_objects_get_list_and_delete(
+    backend: Backend, reference: Database, corpus: Corpus, tmp_path: Path
+) -> None:
     collection = backend.api.create_collection("objs", TEXT_ONLY)
     (tmp_path / "a.txt").write_text("alpha words")
     (tmp_path / "b.txt").write_text("beta words")
@@ -427,7 +429,7 @@ def test_remote_documents_leave_vectors_and_thumbnails_out_unless_asked(
 
 
 @remote_only
-def test_remote_keys_are_checked(backend: Backend) -> None:
+def test_remote_keys_are_checked(backend: Backend, corpus: Corpus) -> None:
     with Client(backend.url) as anonymous, pytest.raises(AuthenticationError):
         anonymous.collections()
     with Client(backend.url, backend.read_key) as reader:
