@@ -153,3 +153,13 @@ def test_database_keys(data: Path) -> None:
         assert revoked.revoked_at is not None and db.keys() == [revoked]
         with pytest.raises(AuthenticationError):
             db.authenticate(key)
+
+
+def test_namespaces_are_created_then_given_keys(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data = ["--data", str(tmp_path / "data")]
+    assert runner.invoke(app, [*data, "namespace", "create", "acme"]).exit_code == 0
+    listed = runner.invoke(app, [*data, "namespace", "list"])
+    assert listed.output.split() == ["acme", "default"]
+    made = runner.invoke(app, [*data, "key", "create", "ci", "--namespace", "acme"])
+    assert made.exit_code == 0, made.output

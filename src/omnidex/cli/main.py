@@ -19,6 +19,7 @@ from omnidex.cli import (
     demo,
     ingest,
     keys,
+    namespaces,
     objects,
     retrievers,
     search,
@@ -38,6 +39,7 @@ app.add_typer(collections.app, name="collection")
 app.add_typer(objects.app, name="object")
 app.add_typer(retrievers.app, name="retriever")
 app.add_typer(keys.app, name="key")
+app.add_typer(namespaces.app, name="namespace")
 app.command()(ingest.ingest)
 app.command()(search.search)
 app.command()(ask.ask)
@@ -45,7 +47,12 @@ app.command()(demo.demo)
 app.command()(serve.serve)
 app.command("eval")(retrievers.evaluate)
 
-LOCAL_ONLY = {"key": "manages API keys", "demo": "builds a local demo", "serve": "runs a server"}
+LOCAL_ONLY = {
+    "key": "manages API keys",
+    "namespace": "manages namespaces",
+    "demo": "builds a local demo",
+    "serve": "runs a server",
+}
 """Commands that work on the local data folder only, and why."""
 
 
