@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp
 
-.PHONY: demo test lint typecheck pytest system-deps clean
+.PHONY: demo test lint typecheck pytest system-deps test-system-deps clean
 
 $(STAMP)-venv:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ $(STAMP)-test: $(STAMP)-venv pyproject.toml
 system-deps:
 	@bash scripts/install-system-deps
 
+test-system-deps:
+	@bash scripts/install-system-deps --with-chromium
+
 demo: $(STAMP)-demo system-deps
 	$(BIN)/omnidex demo
 
@@ -32,7 +35,7 @@ lint: $(STAMP)-test
 typecheck: $(STAMP)-test
 	$(BIN)/mypy
 
-pytest: $(STAMP)-test system-deps
+pytest: $(STAMP)-test test-system-deps
 	$(BIN)/pytest
 
 test: lint typecheck pytest
