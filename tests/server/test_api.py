@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from omnidex.samples import make_text_image
 
 from .conftest import Running
@@ -189,3 +191,34 @@ def test_ask_answers_with_the_collections_phi4_backend(
                 "/v1/ask", json={"collection": "nope", "document_id": "x", "question": "What?"}
             )
             assert plain.status_code == 404
+
+
+def test_a_signed_media_link_plays_without_a_key(running: Running, tmp_path: Path) -> None:
+    with running.client(running.write_key) as http:
+        http.post("/v1/collections", json=TEXT_SPEC)
+    note = tmp_path / "clip.txt"
+    note.write_text("a short file standing in for a video")
+    running.wait_task(running.read_key, upload(running, note)["id"])
+    with running.client(running.read_key) as http:
+        (document,) = http.get("/v1/collections/docs/documents").json()["documents"]
+        link = http.post(f"/v1/collections/docs/documents/{document['id']}/media-link").json()
+    assert link["url"].startswith("/v1/media/") and "odx_" not in link["url"]
+    with running.client() as anonymous:  # no key: the link is the permission
+        part = anonymous.get(link["url"], headers={"Range": "bytes=2-6"})
+        assert part.status_code == 206 and part.content == note.read_bytes()[2:7]
+        forged = anonymous.get(link["url"][:-3] + "AAA")
+        assert forged.status_code == 401
+        assert forged.json()["error"]["code"] == "unauthenticated"
+
+
+def test_media_links_expire() -> None:
+    from omnidex.errors import AuthenticationError
+    from omnidex.server.media_links import MediaLinks, MediaTarget
+
+    links = MediaLinks(ttl_s=60)
+    token, expires = links.issue(MediaTarget("a", "c", "d"), now=1000)
+    assert expires == 1060 and links.verify(token, now=1059) == MediaTarget("a", "c", "d")
+    with pytest.raises(AuthenticationError, match="expired"):
+        links.verify(token, now=1061)
+    with pytest.raises(AuthenticationError):
+        MediaLinks().verify(token, now=1000)  # another server's secret

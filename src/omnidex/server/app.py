@@ -62,5 +62,6 @@ def create_app(settings: Settings | None = None, config: ServerConfig | None = N
     routes = (health, namespaces, collections, objects, documents, retrievers, tasks, ask, webhooks)
     for module in routes:
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
+    app.include_router(documents.media_router, responses=errors.ERROR_RESPONSES)
     app.include_router(studio.router, include_in_schema=False)  # the web UI, /studio
     return app

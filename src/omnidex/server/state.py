@@ -9,6 +9,7 @@ from pathlib import Path
 from omnidex.config import Settings
 from omnidex.embedded import Collection, Database
 from omnidex.server.config import ServerConfig
+from omnidex.server.media_links import MediaLinks
 from omnidex.server.ratelimit import RateLimiter
 from omnidex.store.lance_documents import LanceDocumentStore
 from omnidex.store.sqlite_catalog import SqliteCatalog
@@ -21,6 +22,8 @@ class ServerState:
     catalog: SqliteCatalog
     documents: LanceDocumentStore
     limiter: RateLimiter
+    media_links: MediaLinks = field(default_factory=MediaLinks)
+    """Signs the short-lived links a video player fetches source media with."""
     work_queued: threading.Event = field(default_factory=threading.Event)
     """Set when a task is queued, so that idle workers look at once."""
     webhooks_queued: threading.Event = field(default_factory=threading.Event)

@@ -11,14 +11,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
+from pydantic import BaseModel
 
 from omnidex.embedded import Database
 from omnidex.errors import NotFoundError
-from omnidex.server.auth import database
+from omnidex.server.auth import State, database
+from omnidex.server.media_links import MediaTarget
 from omnidex.server.wire import DocumentOut, DocumentPage, SearchIn
 from omnidex.types import Hit
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["documents"])
+media_router = APIRouter(tags=["documents"])
+"""Routes that need no key: the signed link is the permission."""
 Reader = Annotated[Database, Depends(database)]
 
 
@@ -76,12 +80,42 @@ def get_thumbnail(name: str, doc_id: str, db: Reader) -> Response:
 )
 def get_media(name: str, doc_id: str, db: Reader) -> FileResponse:
     """The source file of the document's object, with range requests."""
+    return _source_file(db, name, doc_id)
+
+
+def _source_file(db: Database, name: str, doc_id: str) -> FileResponse:
     collection = db.collection(name)
     document = collection.get(doc_id)
     path = Path(collection.object(document.object_id).source)
     if not path.is_file():
         raise NotFoundError(f"the source of document {doc_id!r} is no longer stored", id=doc_id)
     return FileResponse(path, filename=None)
+
+
+class MediaLink(BaseModel):
+    url: str
+    expires_at: int
+    """Unix time after which the link no longer opens."""
+
+
+@router.post("/documents/{doc_id}/media-link")
+def media_link(name: str, doc_id: str, db: Reader, state: State) -> MediaLink:
+    """A link to the document's source media that needs no key for an hour, for players that
+    cannot send one (a ``<video>`` element); it opens this one file, with range requests."""
+    db.collection(name).get(doc_id)
+    token, expires = state.media_links.issue(MediaTarget(db.namespace, name, doc_id))
+    return MediaLink(url=f"/v1/media/{token}", expires_at=int(expires))
+
+
+@media_router.get(
+    "/v1/media/{token}",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "a range"}},
+)
+def get_media_by_link(token: str, state: State) -> FileResponse:
+    """The source media a signed link names (no key: the link is the permission)."""
+    target = state.media_links.verify(token)
+    return _source_file(state.database(target.namespace), target.collection, target.document_id)
 
 
 @router.post("/search")

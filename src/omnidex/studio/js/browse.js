@@ -1,8 +1,8 @@
 // An object's page: a video's scenes as a thumbnail timeline that plays the moment clicked, with
 // the scene's caption, transcript and slide text; a PDF's pages; an image's or text's documents.
 //
-// A <video> cannot send the Authorization header, so the media is fetched with the key into a
-// blob: URL. That downloads the whole file before playing (no range requests).
+// A <video> cannot send the Authorization header, so the page asks for a short-lived signed link
+// to the media (POST …/media-link) and the player streams it with range requests as it seeks.
 
 import { api, blobUrl, enc, quote } from "./api.js";
 import { basename, clear, clock, errorBox, featureLabel, h, place, textFeatures } from "./dom.js";
@@ -27,7 +27,6 @@ export async function objectPage(main, collection, objectId, params) {
     : null;
   const playerBox = h("div", { class: "player" }, player ? h("p", { class: "loading" }, "Loading media…") : null, player);
   const strip = h("ol", { class: timed ? "timeline" : "pages", id: "timeline", "aria-label": "scenes" });
-  let mediaUrl = null;
   let stopped = false;
 
   function select(doc, button, play) {
@@ -82,14 +81,10 @@ export async function objectPage(main, collection, objectId, params) {
   );
 
   if (player && docs.length) {
-    blobUrl(`${base}/documents/${enc(docs[0].id)}/media`, { cache: false })
-      .then((url) => {
-        if (stopped) {
-          URL.revokeObjectURL(url);
-          return;
-        }
-        mediaUrl = url;
-        player.src = url;
+    api(`${base}/documents/${enc(docs[0].id)}/media-link`, { method: "POST" })
+      .then((link) => {
+        if (stopped) return;
+        player.src = link.url;
         playerBox.querySelector(".loading")?.remove();
       })
       .catch((error) => clear(playerBox, errorBox(error)));
@@ -105,6 +100,5 @@ export async function objectPage(main, collection, objectId, params) {
   return () => {
     stopped = true;
     if (player) player.pause();
-    if (mediaUrl) URL.revokeObjectURL(mediaUrl);
   };
 }
