@@ -487,3 +487,9 @@ def test_the_installed_command_prints_remote_errors_in_one_line(backend: Backend
     result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.lower().startswith("error: collection 'missing' does not exist")
+
+
+def test_a_search_explains_its_stages(backend: Backend, corpus: Corpus) -> None:
+    result = backend.api.collection("docs").explain("ferry leaves every morning", k=3)
+    assert [s.type for s in result.stages][:1] == ["feature_search"]
+    assert result.hits == backend.api.collection("docs").search("ferry leaves every morning", k=3)

@@ -258,6 +258,12 @@ class Collection:
     def search(self, query: str, k: int = 10, where: str | Filter | None = None) -> list[Hit]:
         """Hybrid search, the collection's default retriever: vector similarity on every
         embeddable vector feature and BM25 on the text, fused by reciprocal rank."""
+        return self.explain(query, k, where).hits
+
+    def explain(
+        self, query: str, k: int = 10, where: str | Filter | None = None
+    ) -> RetrievalResult:
+        """:meth:`search` with each stage's timing and candidate counts."""
         if not 1 <= k <= MAX_K:
             raise InvalidSpecError(f"k must be between 1 and {MAX_K}, not {k}", field="k")
         retriever = self._searches.get(k)
@@ -266,7 +272,7 @@ class Collection:
             features = [(f.address, f.type) for f in self.info.features]
             spec = default_retriever_spec(self.name, features, source.embedders, k)
             retriever = self._searches[k] = Retriever(spec, [source], self.db.documents)
-        return retriever.run({"query": query}, where=_filter(where)).hits
+        return retriever.run({"query": query}, where=_filter(where))
 
     def source(self) -> Source:
         """The collection as retrieval stages see it: its info and its query embedders."""

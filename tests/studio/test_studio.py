@@ -209,6 +209,14 @@ def test_studio_in_a_browser(served: Served, tmp_path: Path) -> None:
         page.get_by_role("button", name="Create").click()
         expect(page.get_by_role("heading", name="extra", exact=True)).to_be_visible()
         expect(page.locator("pre.json")).to_contain_text("page_text@v1")
+        page.goto(f"{served.url}/studio#/collections")
+        page.get_by_label("Name").fill("specced")
+        page.get_by_label(re.compile("Or a pipeline spec")).fill(
+            '{"extractors": [{"name": "page_text@v1", "params": {"chunk_tokens": 64}}]}'
+        )
+        page.get_by_role("button", name="Create").click()
+        expect(page.get_by_role("heading", name="specced", exact=True)).to_be_visible()
+        expect(page.locator("pre.json")).to_contain_text('"chunk_tokens": 64')
 
         page.goto(f"{served.url}/studio#/ingest?collection=docs")
         expect(page.get_by_role("heading", name="Ingest")).to_be_visible()
@@ -237,6 +245,7 @@ def test_studio_in_a_browser(served: Served, tmp_path: Path) -> None:
         page.get_by_role("button", name="Search").click()
         hit = page.locator("#results .hit").first
         expect(hit).to_contain_text(PHRASE)
+        expect(page.locator("#results .explain")).to_contain_text("feature_search")
         shot("05-search")
         hit.locator("a.open").click()
         expect(page.locator("main h1")).to_have_text(re.compile(r"\.txt$"))  # the stored name

@@ -38,6 +38,7 @@ from omnidex.types import (
     IngestStatus,
     ObjectRecord,
     ObjectStatus,
+    RetrievalResult,
     TaskRecord,
     TaskState,
 )
@@ -159,6 +160,12 @@ class RemoteCollection:
         """Hybrid search, the collection's default retriever (vectors and BM25, fused)."""
         body = {"query": query, "k": k, "where": where}
         return HITS.validate_python(self._http.json("POST", f"{self._path}/search", json=body))
+
+    def explain(self, query: str, k: int = 10, where: str | None = None) -> RetrievalResult:
+        """:meth:`search` with each stage's timing and candidate counts."""
+        body = {"query": query, "k": k, "where": where}
+        path = f"{self._path}/search/explain"
+        return RetrievalResult.model_validate(self._http.json("POST", path, json=body))
 
     def get(self, doc_id: str, *, vectors: bool = False) -> Document:
         """One document; its vector features only with ``vectors=True``, its thumbnail never

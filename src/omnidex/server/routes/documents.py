@@ -18,7 +18,7 @@ from omnidex.errors import NotFoundError
 from omnidex.server.auth import State, database
 from omnidex.server.media_links import MediaTarget
 from omnidex.server.wire import DocumentOut, DocumentPage, SearchIn
-from omnidex.types import Hit
+from omnidex.types import Hit, RetrievalResult
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["documents"])
 media_router = APIRouter(tags=["documents"])
@@ -121,3 +121,9 @@ def get_media_by_link(token: str, state: State) -> FileResponse:
 @router.post("/search")
 def search(name: str, body: SearchIn, db: Reader) -> list[Hit]:
     return db.collection(name).search(body.query, k=body.k, where=body.where)
+
+
+@router.post("/search/explain")
+def explain_search(name: str, body: SearchIn, db: Reader) -> RetrievalResult:
+    """The search with each stage's timing and candidate counts."""
+    return db.collection(name).explain(body.query, k=body.k, where=body.where)

@@ -38,6 +38,21 @@ export async function collectionsPage(main) {
   clear(main, h("h1", {}, "Collections"), h("div", { class: "scroll" }, table), createForm());
 }
 
+/** The extractors and segmentation of a pipeline spec typed as JSON; an Error saying why not. */
+function parseSpec(text) {
+  let spec;
+  try {
+    spec = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`the pipeline spec is not valid JSON: ${error.message}`);
+  }
+  if (!spec || typeof spec !== "object" || Array.isArray(spec)) {
+    throw new Error('a pipeline spec is a JSON object: {"extractors": [...], "segmentation": {...}}');
+  }
+  const { extractors, segmentation } = spec;
+  return { ...(extractors ? { extractors } : {}), ...(segmentation ? { segmentation } : {}) };
+}
+
 function createForm() {
   const out = h("div", { "aria-live": "polite" });
   const form = h(
@@ -50,6 +65,11 @@ function createForm() {
     h("input", { id: "new-preset", name: "preset", placeholder: "meeting" }),
     h("label", { for: "new-extractors" }, "Or extractors, comma separated"),
     h("input", { id: "new-extractors", name: "extractors", placeholder: "page_text@v1, text_embedding@v1" }),
+    h("label", { for: "new-spec" }, "Or a pipeline spec (JSON: extractors with params, segmentation)"),
+    h("textarea", {
+      id: "new-spec", name: "spec", rows: 4, spellcheck: "false",
+      placeholder: '{"extractors": [{"name": "ocr@v1", "params": {"languages": "eng"}}], "segmentation": {"split": "scene"}}',
+    }),
     h("button", { type: "submit" }, "Create"),
     out,
   );
@@ -61,7 +81,9 @@ function createForm() {
     const extractors = String(data.get("extractors")).split(",").map((s) => s.trim()).filter(Boolean);
     if (preset) body.preset = preset;
     if (extractors.length) body.extractors = extractors;
+    const spec = String(data.get("spec")).trim();
     try {
+      if (spec) Object.assign(body, parseSpec(spec));
       await api("/v1/collections", { method: "POST", json: body });
       location.hash = `#/collections/${enc(body.name)}`;
     } catch (error) {

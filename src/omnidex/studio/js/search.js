@@ -29,8 +29,8 @@ export async function searchPage(main, params) {
       if (kind === "c") {
         const body = { query: query.value, k: Number(k.value) || 10 };
         if (where.value.trim()) body.where = where.value.trim();
-        const hits = await api(`/v1/collections/${enc(name)}/search`, { method: "POST", json: body });
-        await renderResults(results, hits, name, null);
+        const result = await api(`/v1/collections/${enc(name)}/search/explain`, { method: "POST", json: body });
+        await renderResults(results, result.hits, name, result);
       } else {
         const info = retrievers.find((r) => r.name === name);
         const inputs = { [textInput(info.spec)]: query.value };
