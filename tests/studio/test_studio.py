@@ -25,6 +25,7 @@ import uvicorn
 
 import omnidex
 from omnidex.config import Settings
+from omnidex.samples import make_pdf
 from omnidex.server.app import create_app
 from omnidex.server.config import ServerConfig
 from omnidex.studio import STATIC_DIR
@@ -273,10 +274,32 @@ def test_studio_in_a_browser(served: Served, tmp_path: Path) -> None:
         allowed.clear()
         shot("09-retriever-error")
 
+        pdf = make_pdf(tmp_path / "minutes.pdf", ["Minutes page one: budget", "Page two: hiring"])
+        page.goto(f"{served.url}/studio#/ingest?collection=docs")
+        page.set_input_files("#ingest-file", str(pdf))
+        expect(page.locator("tr[data-state='succeeded']")).to_have_count(2, timeout=60_000)
+        page.goto(f"{served.url}/studio#/collections/docs")
+        page.get_by_role("link", name=re.compile(r"\.pdf$")).click()
+        expect(page.locator("main")).to_contain_text("page 2")
+        expect(page.locator("main")).to_contain_text("budget")
+        shot("10-pdf")
+
+        page.goto(f"{served.url}/studio#/collections")  # the keyboard alone reaches every page
+        expect(page.get_by_role("heading", name="Collections", exact=True)).to_be_visible()
+        reached = []
+        for _ in range(30):
+            page.keyboard.press("Tab")
+            reached.append(page.evaluate("document.activeElement.textContent.trim()"))
+            if reached[-1] == "Retrievers":
+                break
+        assert reached[-1] == "Retrievers", reached
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Retrievers", exact=True)).to_be_visible()
+
         page.set_viewport_size({"width": 390, "height": 844})
         page.goto(f"{served.url}/studio#/search?target=c:docs&q=ferry")
         expect(page.locator("#results .hit").first).to_contain_text(PHRASE)
-        shot("10-search-phone")
+        shot("10-search-phone")  # after 10-pdf in name order, and in time
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         browser.close()
 
