@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+import omnidex
 from omnidex.samples import make_text_image
 
-from .conftest import Running
+from .conftest import Running, free_port, start_server
 
 TEXT_SPEC = {"name": "docs", "extractors": ["page_text@v1"]}
 
@@ -222,3 +223,34 @@ def test_media_links_expire() -> None:
         links.verify(token, now=1061)
     with pytest.raises(AuthenticationError):
         MediaLinks().verify(token, now=1000)  # another server's secret
+
+
+def test_a_model_server_that_is_down_is_retried_then_fails_with_its_code(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    db = omnidex.connect(home)
+    _, key = db.create_key("w", "write")
+    down = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    db.create_collection(
+        "pics",
+        extractors=[
+            {"name": "scene_caption@v1", "params": {"backend": "openai", "base_url": down}}
+        ],
+    )
+    db.close()
+    server, thread, url = start_server(home, workers=1, max_attempts=2)
+    try:
+        sign = tmp_path / "sign.png"
+        make_text_image("OPEN", (200, 100)).save(sign)
+        running = Running(url, home, key, key)
+        task = upload(running, sign, "pics")
+        done = running.wait_task(key, task["id"])
+        assert (done["state"], done["attempts"]) == ("failed", 2)  # tried again once, with backoff
+        assert done["error_code"] == "model_server_error"
+        with running.client(key) as http:
+            again = http.post(f"/v1/tasks/{task['id']}/retry").json()
+            assert (again["state"], again["attempts"]) == ("queued", 0)
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -17,6 +17,7 @@ from omnidex.errors import (
     InvalidSpecError,
     NotFoundError,
     PermissionDeniedError,
+    TaskStateError,
 )
 from omnidex.store.api_keys import authenticate, authorize, hash_key, key_id_of, new_key
 from omnidex.store.catalog import DEFAULT_NAMESPACE, Catalog
@@ -801,3 +802,89 @@ def test_concurrent_senders_never_share_a_delivery(catalog: Catalog) -> None:
     for thread in threads:
         thread.join()
     assert len(claimed) == len(set(claimed)) == 60
+
+
+# --- the ingest queue ------------------------------------------------------------------------
+
+
+def test_queued_tasks_are_claimed_oldest_first_by_one_worker(catalog: Catalog) -> None:
+    collection = make_collection(catalog)
+    first, new = catalog.enqueue_task(collection.id, {"path": "/a"}, max_attempts=3)
+    second, _ = catalog.enqueue_task(collection.id, {"path": "/b"})
+    assert new and first.state is TaskState.QUEUED and first.payload == {"path": "/a"}
+    assert "payload" not in first.model_dump()  # internal: never sent out
+    claimed = catalog.claim_task("w1", lease_s=60)
+    assert claimed is not None and claimed.id == first.id
+    assert (claimed.state, claimed.attempts, claimed.max_attempts) == (TaskState.RUNNING, 1, 3)
+    again = catalog.claim_task("w2", lease_s=60)
+    assert again is not None and again.id == second.id
+    assert catalog.claim_task("w3", lease_s=60) is None
+
+
+def test_an_idempotency_key_returns_the_first_task(catalog: Catalog) -> None:
+    collection = make_collection(catalog)
+    first, new = catalog.enqueue_task(collection.id, {"path": "/a"}, idempotency_key="k")
+    again, new_again = catalog.enqueue_task(collection.id, {"path": "/b"}, idempotency_key="k")
+    assert new and not new_again and again.id == first.id and again.payload == {"path": "/a"}
+    other = make_collection(catalog, "other")
+    elsewhere, fresh = catalog.enqueue_task(other.id, {"path": "/c"}, idempotency_key="k")
+    assert fresh and elsewhere.id != first.id  # keys are per collection
+
+
+def test_only_the_lease_holder_renews_or_releases(catalog: Catalog) -> None:
+    collection = make_collection(catalog)
+    task, _ = catalog.enqueue_task(collection.id, {"path": "/a"})
+    assert catalog.claim_task("w1", lease_s=60) is not None
+    assert catalog.renew_lease(task.id, "w1", 60)
+    assert not catalog.renew_lease(task.id, "w2", 60)
+    assert not catalog.release_task(task.id, "w2", TaskState.SUCCEEDED)
+    assert catalog.release_task(
+        task.id, "w1", TaskState.FAILED, error="corrupt", error_code="corrupt_media"
+    )
+    done = catalog.get_task(task.id)
+    assert (done.state, done.error, done.error_code) == (
+        TaskState.FAILED,
+        "corrupt",
+        "corrupt_media",
+    )
+    assert not catalog.release_task(task.id, "w1", TaskState.SUCCEEDED)  # no longer running
+
+
+def test_an_expired_lease_is_claimed_again(catalog: Catalog) -> None:
+    collection = make_collection(catalog)
+    task, _ = catalog.enqueue_task(collection.id, {"path": "/a"})
+    assert catalog.claim_task("dead", lease_s=0.05) is not None
+    assert catalog.claim_task("alive", lease_s=60) is None
+    time.sleep(0.1)
+    reclaimed = catalog.claim_task("alive", lease_s=60)
+    assert reclaimed is not None and reclaimed.id == task.id and reclaimed.attempts == 2
+    assert not catalog.renew_lease(task.id, "dead", 60)  # the dead worker's lease is gone
+
+
+def test_a_task_released_for_later_waits_its_turn(catalog: Catalog) -> None:
+    collection = make_collection(catalog)
+    task, _ = catalog.enqueue_task(collection.id, {"path": "/a"})
+    catalog.claim_task("w", lease_s=60)
+    assert catalog.release_task(task.id, "w", TaskState.QUEUED, error="server down", delay_s=0.2)
+    assert catalog.claim_task("w", lease_s=60) is None  # not yet due
+    time.sleep(0.25)
+    due = catalog.claim_task("w", lease_s=60)
+    assert due is not None and due.error == "server down" and due.attempts == 2
+
+
+def test_cancel_and_retry_follow_the_task_state(catalog: Catalog) -> None:
+    collection = make_collection(catalog)
+    task, _ = catalog.enqueue_task(collection.id, {"path": "/a"})
+    with pytest.raises(TaskStateError):
+        catalog.retry_task(task.id)  # queued: nothing to retry
+    assert catalog.cancel_task(task.id).state is TaskState.CANCELED
+    assert catalog.claim_task("w", lease_s=60) is None
+    retried = catalog.retry_task(task.id)
+    assert (retried.state, retried.attempts, retried.error_code) == (TaskState.QUEUED, 0, None)
+    catalog.claim_task("w", lease_s=60)
+    with pytest.raises(TaskStateError):
+        catalog.cancel_task(task.id)  # running: it finishes
+    plain = catalog.create_task(collection.id, None)  # an embedded ingest's task has no input
+    catalog.update_task(plain.id, state=TaskState.FAILED)
+    with pytest.raises(TaskStateError, match="no stored input"):
+        catalog.retry_task(plain.id)

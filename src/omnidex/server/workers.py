@@ -46,7 +46,8 @@ def transient(error: OmnidexError) -> bool:
 
 
 def backoff_s(attempt: int) -> float:
-    """Seconds before try ``attempt + 1``: exponential from 2 s, capped, with full jitter."""
+    """Seconds before try ``attempt + 1``: exponential from 2 s, capped at 5 minutes, and
+    jittered to between half and all of that so that retries of many tasks spread out."""
     return random.uniform(0.5, 1.0) * min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
 
 
