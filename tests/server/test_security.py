@@ -241,6 +241,7 @@ def test_every_route_keeps_namespaces_apart(tmp_path: Path) -> None:
         }
         bodies: dict[str, Any] = {
             "/v1/collections/{name}/search": {"query": "banana"},
+            "/v1/collections/{name}/search/explain": {"query": "banana"},
             "/v1/collections/{name}/extractors": {"extractors": ["page_text@v1"]},
             "/v1/collections/{name}/objects/url": {"url": "http://example.com/x.txt"},
             "/v1/retrievers/{name}/execute": {"inputs": {"query": "banana"}},
