@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from omnidex.store.catalog import DEFAULT_NAMESPACE
 from omnidex.store.sqlite_keys import API_KEYS_SCHEMA, ApiKeyRows
 from omnidex.store.sqlite_queue import QueueRows, add_queue_columns
 from omnidex.store.sqlite_retrievers import RETRIEVERS_SCHEMA, RetrieverRows
+from omnidex.store.sqlite_rows import now_iso
 from omnidex.store.sqlite_webhooks import WEBHOOKS_SCHEMA, WebhookRows
 from omnidex.types import (
     CollectionInfo,
@@ -100,10 +101,6 @@ CREATE INDEX IF NOT EXISTS tasks_by_object ON tasks (collection_id, object_id);
     + ";"
     + WEBHOOKS_SCHEMA
 )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def _time(value: str) -> datetime:
@@ -182,7 +179,7 @@ class SqliteCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
             add_queue_columns(conn)
             conn.execute(
                 "INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)",
-                (DEFAULT_NAMESPACE, _now()),
+                (DEFAULT_NAMESPACE, now_iso()),
             )
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -201,7 +198,7 @@ class SqliteCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
         with self._write() as conn:
             try:
                 conn.execute(
-                    "INSERT INTO namespaces (name, created_at) VALUES (?, ?)", (name, _now())
+                    "INSERT INTO namespaces (name, created_at) VALUES (?, ?)", (name, now_iso())
                 )
             except sqlite3.IntegrityError:
                 raise AlreadyExistsError(
@@ -227,7 +224,7 @@ class SqliteCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
         features: list[FeatureColumn],
     ) -> CollectionInfo:
         _check_name(name, "collection")
-        now = _now()
+        now = now_iso()
         with self._write() as conn:
             self._require_namespace(conn, namespace)
             try:
@@ -294,7 +291,7 @@ class SqliteCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
                 (
                     spec.model_dump_json(),
                     _FEATURES.dump_json(features).decode(),
-                    _now(),
+                    now_iso(),
                     namespace,
                     name,
                 ),
@@ -309,7 +306,7 @@ class SqliteCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
     # --- objects ----------------------------------------------------------------------------
 
     def put_object(self, record: ObjectRecord) -> ObjectRecord:
-        now = _now()
+        now = now_iso()
         with self._write() as conn:
             self._require_collection_id(conn, record.collection_id)
             conn.execute(
@@ -418,7 +415,7 @@ class SqliteCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
                     error,
                     document_count,
                     spec_version,
-                    _now(),
+                    now_iso(),
                     collection_id,
                     object_id,
                 ),
@@ -441,7 +438,7 @@ class SqliteCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
     def create_task(
         self, collection_id: str, object_id: str | None, kind: str = "ingest"
     ) -> TaskRecord:
-        task_id, now = "task_" + secrets.token_hex(12), _now()
+        task_id, now = "task_" + secrets.token_hex(12), now_iso()
         with self._write() as conn:
             self._require_collection_id(conn, collection_id)
             conn.execute(
@@ -488,7 +485,7 @@ class SqliteCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
             self._task(conn, task_id)
             conn.execute(
                 f"UPDATE tasks SET {', '.join(assignments)} WHERE id = :id",
-                {**changes, "now": _now(), "id": task_id},
+                {**changes, "now": now_iso(), "id": task_id},
             )
             return self._task(conn, task_id)
 

@@ -8,11 +8,11 @@ costs a read, not a synchronous write.
 from __future__ import annotations
 
 import sqlite3
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 from omnidex.errors import AlreadyExistsError, InvalidSpecError, NotFoundError
 from omnidex.store.api_keys import check_stored_key
+from omnidex.store.sqlite_rows import CatalogRows
 from omnidex.types import ApiKeyInfo, KeyRole
 
 API_KEYS_SCHEMA = """
@@ -32,17 +32,8 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 _MAX_NAME = 64
 
 
-class ApiKeyRows:
+class ApiKeyRows(CatalogRows):
     """The API key half of ``SqliteCatalog``; it lends its connection and transactions."""
-
-    def _connection(self) -> sqlite3.Connection:
-        raise NotImplementedError
-
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
-
-    def _require_namespace(self, conn: sqlite3.Connection, namespace: str) -> None:
-        raise NotImplementedError
 
     def create_api_key(
         self, namespace: str, name: str, role: KeyRole, key_hash: str, key_id: str

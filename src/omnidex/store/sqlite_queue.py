@@ -14,11 +14,10 @@ import json
 import secrets
 import sqlite3
 import time
-from contextlib import AbstractContextManager
-from datetime import UTC, datetime
 from typing import Any
 
 from omnidex.errors import TaskStateError
+from omnidex.store.sqlite_rows import CatalogRows, now_iso
 from omnidex.types import TaskRecord, TaskState
 
 QUEUE_COLUMNS = {
@@ -48,20 +47,8 @@ def add_queue_columns(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-class QueueRows:
+class QueueRows(CatalogRows):
     """The queue half of ``SqliteCatalog``; it lends its connection, transactions and rows."""
-
-    def _connection(self) -> sqlite3.Connection:
-        raise NotImplementedError
-
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
-
-    def _task(self, conn: sqlite3.Connection, task_id: str) -> TaskRecord:
-        raise NotImplementedError
-
-    def _require_collection_id(self, conn: sqlite3.Connection, collection_id: str) -> None:
-        raise NotImplementedError
 
     def enqueue_task(
         self,
@@ -73,7 +60,7 @@ class QueueRows:
     ) -> tuple[TaskRecord, bool]:
         """A queued ingest task, and True; or the task queued before with the same idempotency
         key in this collection, and False."""
-        task_id, now = "task_" + secrets.token_hex(12), _now_iso()
+        task_id, now = "task_" + secrets.token_hex(12), now_iso()
         with self._write() as conn:
             self._require_collection_id(conn, collection_id)
             if idempotency_key is not None and (
@@ -106,7 +93,7 @@ class QueueRows:
             conn.execute(
                 "UPDATE tasks SET state = 'running', lease_owner = ?, lease_until = ?,"
                 " attempts = attempts + 1, updated_at = ? WHERE id = ?",
-                (worker, now + lease_s, _now_iso(), row["id"]),
+                (worker, now + lease_s, now_iso(), row["id"]),
             )
             return self._task(conn, row["id"])
 
@@ -143,7 +130,7 @@ class QueueRows:
                     error,
                     error_code,
                     time.time() + delay_s,
-                    _now_iso(),
+                    now_iso(),
                     task_id,
                     worker,
                 ),
@@ -162,7 +149,7 @@ class QueueRows:
                 )
             conn.execute(
                 "UPDATE tasks SET state = 'canceled', updated_at = ? WHERE id = ?",
-                (_now_iso(), task_id),
+                (now_iso(), task_id),
             )
             return self._task(conn, task_id)
 
@@ -183,7 +170,7 @@ class QueueRows:
                 "UPDATE tasks SET state = 'queued', attempts = 0, error = NULL, error_code = NULL,"
                 " progress = 0,"
                 " stage = NULL, not_before = ?, updated_at = ? WHERE id = ?",
-                (time.time(), _now_iso(), task_id),
+                (time.time(), now_iso(), task_id),
             )
             return self._task(conn, task_id)
 
@@ -194,7 +181,3 @@ def _by_key(conn: sqlite3.Connection, collection_id: str, key: str) -> str | Non
         (collection_id, key),
     ).fetchone()
     return None if row is None else str(row["id"])
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat()

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import datetime
 
 from omnidex.errors import NotFoundError
+from omnidex.store.sqlite_rows import CatalogRows, now_iso
 from omnidex.types import RetrieverInfo, RetrieverSpec
 
 RETRIEVERS_SCHEMA = """
@@ -26,17 +26,8 @@ CREATE TABLE IF NOT EXISTS retrievers (
 """
 
 
-class RetrieverRows:
+class RetrieverRows(CatalogRows):
     """The retriever half of ``SqliteCatalog``; it lends its connection and transactions."""
-
-    def _connection(self) -> sqlite3.Connection:
-        raise NotImplementedError
-
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
-
-    def _require_namespace(self, conn: sqlite3.Connection, namespace: str) -> None:
-        raise NotImplementedError
 
     def save_retriever(self, namespace: str, spec: RetrieverSpec) -> RetrieverInfo:
         text = spec.model_dump_json()
@@ -49,7 +40,7 @@ class RetrieverRows:
                 conn.execute(
                     "INSERT INTO retrievers (namespace, name, version, spec, created_at)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    (namespace, spec.name, version, text, datetime.now(UTC).isoformat()),
+                    (namespace, spec.name, version, text, now_iso()),
                 )
             return self._retriever(conn, namespace, spec.name, None)
 

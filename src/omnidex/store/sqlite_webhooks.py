@@ -18,10 +18,10 @@ import json
 import secrets
 import sqlite3
 import time
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 from omnidex.errors import InvalidSpecError, NotFoundError
+from omnidex.store.sqlite_rows import CatalogRows, now_iso
 from omnidex.types import (
     DeliveryState,
     WebhookDelivery,
@@ -64,17 +64,8 @@ _DELIVERIES = (
 )
 
 
-class WebhookRows:
+class WebhookRows(CatalogRows):
     """The webhook half of ``SqliteCatalog``; it lends its connection and transactions."""
-
-    def _connection(self) -> sqlite3.Connection:
-        raise NotImplementedError
-
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
-
-    def _require_namespace(self, conn: sqlite3.Connection, namespace: str) -> None:
-        raise NotImplementedError
 
     # --- webhooks ---------------------------------------------------------------------------
 
@@ -94,7 +85,7 @@ class WebhookRows:
             conn.execute(
                 "INSERT INTO webhooks (id, namespace, url, events, secret, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (webhook_id, namespace, url, json.dumps(kinds), secret, _now()),
+                (webhook_id, namespace, url, json.dumps(kinds), secret, now_iso()),
             )
             return self._webhook(conn, webhook_id, None)
 
@@ -134,7 +125,7 @@ class WebhookRows:
     def queue_webhook_event(self, event: WebhookEvent) -> int:
         """One pending delivery of ``event`` per webhook of its namespace that listens to its
         type; how many were queued."""
-        body, now = event.model_dump_json(), _now()
+        body, now = event.model_dump_json(), now_iso()
         with self._write() as conn:
             rows = conn.execute(
                 "SELECT id FROM webhooks WHERE namespace = ? AND EXISTS"
@@ -174,7 +165,7 @@ class WebhookRows:
             conn.execute(
                 "UPDATE webhook_deliveries SET lease_owner = ?, due_at = ?,"
                 " attempts = attempts + 1, updated_at = ? WHERE id = ?",
-                (worker, now + lease_s, _now(), row["id"]),
+                (worker, now + lease_s, now_iso(), row["id"]),
             )
             return _delivery(conn.execute(f"{_DELIVERIES} WHERE d.id = ?", (row["id"],)).fetchone())
 
@@ -201,7 +192,7 @@ class WebhookRows:
                     status,
                     error,
                     time.time() + delay_s,
-                    _now(),
+                    now_iso(),
                     delivery_id,
                     worker,
                 ),
@@ -226,10 +217,6 @@ class WebhookRows:
                 "DELETE FROM webhook_deliveries WHERE state != 'pending' AND updated_at < ?",
                 (before.astimezone(UTC).isoformat(),),
             ).rowcount
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def _webhook_info(row: sqlite3.Row) -> WebhookInfo:
