@@ -21,9 +21,9 @@ from omnidex.errors import (
     UnsupportedMediaError,
 )
 from omnidex.media.kinds import detect_kind
+from omnidex.sources.local import copy_capped
 from omnidex.types import ObjectKind
 
-CHUNK = 1024 * 1024
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
 _PATH_LIKE = re.compile(r"[/\\\x00]|^\.\.?$|^\.\.")
 EXPECTED_KIND: dict[str, ObjectKind] = {
@@ -69,21 +69,15 @@ def save_stream(source: BinaryIO, folder: Path, filename: str | None, max_bytes:
     """Copy ``source`` into ``folder`` under a generated name; PayloadTooLargeError (and nothing
     left behind) past ``max_bytes``."""
     target = folder / stored_name(filename)
-    written = 0
-    try:
-        with open(target, "xb") as out:
-            while chunk := source.read(CHUNK):
-                written += len(chunk)
-                if written > max_bytes:
-                    raise PayloadTooLargeError(
-                        f"upload larger than the limit of {max_bytes} bytes",
-                        limit="max_upload_bytes",
-                        max_bytes=max_bytes,
-                    )
-                out.write(chunk)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
+
+    def too_big() -> PayloadTooLargeError:
+        return PayloadTooLargeError(
+            f"upload larger than the limit of {max_bytes} bytes",
+            limit="max_upload_bytes",
+            max_bytes=max_bytes,
+        )
+
+    copy_capped(source, target, max_bytes, too_big)
     return target
 
 

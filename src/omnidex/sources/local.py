@@ -1,4 +1,5 @@
-"""Local sources: expand files, directories and glob patterns into a sorted list of files.
+"""Local sources: expand files, directories and glob patterns into a sorted list of files, and
+copy a stream into a new local file within a size limit.
 
 Directories are walked recursively, skipping hidden entries and symlink loops; a path or pattern
 that matches nothing is an error that names it, so a typo never turns into a silent no-op.
@@ -9,10 +10,13 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
-from omnidex.errors import SourceNotFoundError
+from omnidex.errors import OmnidexError, SourceNotFoundError
+
+COPY_CHUNK = 1024 * 1024
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -32,6 +36,25 @@ def sha256_file(path: Path) -> str:
     """The hex sha256 of a file, streamed so that size does not matter."""
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def copy_capped(
+    source: BinaryIO, target: Path, max_bytes: int, too_big: Callable[[], OmnidexError]
+) -> int:
+    """Copy ``source`` into the new file ``target`` in chunks and return the bytes copied; raise
+    ``too_big()`` past ``max_bytes``. On any failure ``target`` is removed."""
+    copied = 0
+    try:
+        with open(target, "xb") as out:
+            while chunk := source.read(COPY_CHUNK):
+                copied += len(chunk)
+                if copied > max_bytes:
+                    raise too_big()
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return copied
 
 
 def _expand_one(item: str) -> Iterator[Path]:

@@ -24,10 +24,10 @@ from omnidex.errors import (
     UnsupportedMediaError,
 )
 from omnidex.sources.http import Fetched
+from omnidex.sources.local import copy_capped
 
 SCHEMES = {"s3": "s3fs", "gs": "gcsfs"}
 """Object-store URL schemes and the fsspec package that reads each."""
-CHUNK = 1024 * 1024
 
 
 def is_object_url(url: str) -> bool:
@@ -53,11 +53,7 @@ def fetch_object(url: str, dest_dir: Path, max_bytes: int) -> Fetched:
             limit="max_bytes",
         )
     target = dest_dir / f"fetched-{secrets.token_hex(16)}"
-    try:
-        copied = _copy(filesystem, location, target, max_bytes, url)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
+    copied = _copy(filesystem, location, target, max_bytes, url)
     return Fetched(target, url, copied, None, PurePosixPath(key).name or None)
 
 
@@ -88,18 +84,13 @@ def _size(filesystem: Any, location: str, url: str) -> int:
 
 
 def _copy(filesystem: Any, location: str, target: Path, max_bytes: int, url: str) -> int:
-    copied = 0
+    def too_big() -> LimitExceededError:  # the object grew since its size was read
+        return LimitExceededError(
+            f"{url}: over the limit of {max_bytes} bytes", source=url, limit="max_bytes"
+        )
+
     try:
-        with filesystem.open(location, "rb") as source, open(target, "xb") as out:
-            while chunk := source.read(CHUNK):
-                copied += len(chunk)
-                if copied > max_bytes:  # the object grew since its size was read
-                    raise LimitExceededError(
-                        f"{url}: over the limit of {max_bytes} bytes",
-                        source=url,
-                        limit="max_bytes",
-                    )
-                out.write(chunk)
+        with filesystem.open(location, "rb") as source:
+            return copy_capped(source, target, max_bytes, too_big)
     except OSError as exc:
         raise SourceError(f"{url}: {exc}", source=url, reason="disconnected") from None
-    return copied
