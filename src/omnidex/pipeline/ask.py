@@ -71,9 +71,7 @@ def ask(
     prompt = Prompt(
         question, images=(image,), max_new_tokens=max_new_tokens, max_crops=QA_MAX_CROPS
     )
-    generator = generator_for(options)
-    generator.check(["vision"])
-    return generator.generate([prompt])[0]
+    return generator_for(options).generate([prompt])[0]
 
 
 def picture_of(document: Document, settings: Settings) -> Image.Image:
