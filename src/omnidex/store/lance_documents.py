@@ -6,9 +6,13 @@ user metadata is a Lance JSON column (with typed, indexed copies of its keys for
 its address (``text_embedding@v1/vector`` → ``f__text_embedding_v1__vector``); the address and
 type travel in the Arrow field metadata, so a table describes itself.
 
-Text features carry native Lance full-text (BM25) indexes; vector features are searched by cosine
-similarity, exactly below :data:`VECTOR_INDEX_MIN_ROWS` rows and through an IVF_HNSW_SQ index with
-a refine step above it. Filters are compiled by :mod:`omnidex.store.filter_sql` and applied before
+Text features carry native Lance full-text (BM25) indexes. Vector features are searched by cosine
+similarity through an in-memory faiss index kept beside the table
+(:mod:`omnidex.store.lance_vectors`: built by the first search in each process, caught up with
+every write before a search answers). LanceDB's own search answers while that index is being built
+on a thread and for tables that are not on a local disk: exact below
+:data:`VECTOR_INDEX_MIN_ROWS` rows, through the IVF_HNSW_SQ index ``optimize`` builds, with a
+refine step, above it. Filters are compiled by :mod:`omnidex.store.filter_sql` and applied before
 the top-k. Replacing an object's documents is one ``merge_insert``: atomic.
 """
 
@@ -38,6 +42,7 @@ from omnidex.errors import InvalidSpecError, NotFoundError, StoreError
 from omnidex.store import lance_metadata
 from omnidex.store.filter_sql import compile_filter, sql_literal
 from omnidex.store.filters import Filter
+from omnidex.store.lance_vectors import MemoryIndexes
 from omnidex.types import Document, FeatureColumn, FeatureType, split_feature_address
 
 # Listing indexes warns on every call unless this is set; we never read the centroids.
@@ -139,6 +144,13 @@ class _Layout:
         skipped = {"thumbnail", *vectors, *self.meta.values()}
         return [n for n in self.schema.names if n not in skipped]
 
+    @cached_property
+    def path(self) -> str | None:
+        """The table's folder when it is on a local disk (where the in-memory vector index
+        serves searches), else None."""
+        uri = str(self.table.to_lance().uri)
+        return None if "://" in uri else uri
+
     def where(self, f: Filter) -> str:
         return compile_filter(f, self.columns, self.meta)
 
@@ -195,6 +207,7 @@ class LanceDocumentStore:
         self._db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
         self._layouts: dict[str, _Layout] = {}
         self._lock = threading.Lock()
+        self._memory = MemoryIndexes()
 
     # --- tables ------------------------------------------------------------------------------
 
@@ -240,7 +253,9 @@ class LanceDocumentStore:
 
     def drop_collection(self, collection_id: str) -> None:
         with self._lock:
-            self._layouts.pop(collection_id, None)
+            layout = self._layouts.pop(collection_id, None)
+        if layout is not None and layout.path is not None:
+            self._memory.forget(layout.path)
         if not _TABLE_NAME.match(collection_id):
             return
         with contextlib.suppress(ValueError, FileNotFoundError):
@@ -337,6 +352,12 @@ class LanceDocumentStore:
     ) -> builtins.list[tuple[Document, float]]:
         layout = self._layout(collection_id)
         column = layout.feature(address, FeatureType.VECTOR)
+        if layout.path is not None:
+            sql = None if where is None else layout.where(where)
+            found = self._memory.search(layout.path, column, vector, k, sql, layout.hit_columns)
+            if found is not None:
+                rows, similarities = found
+                return list(zip(_documents(rows, layout), similarities, strict=True))
         query = (
             layout.table.search(np.asarray(vector, dtype=np.float32), vector_column_name=column)
             .distance_type("cosine")
@@ -395,6 +416,17 @@ class LanceDocumentStore:
         return dict(zip(found["id"].to_pylist(), found[column].to_pylist(), strict=True))
 
     # --- maintenance -------------------------------------------------------------------------
+
+    def prepare_search(self, collection_id: str) -> None:
+        """Build (or catch up) the in-memory indexes of the collection's vector features now,
+        rather than on the first search; a server may call it for collections it expects to
+        search."""
+        layout = self._layout(collection_id)
+        if layout.path is None:
+            return
+        for feature in layout.features:
+            if feature.type is FeatureType.VECTOR:
+                self._memory.prepare(layout.path, column_name(feature.address))
 
     def optimize(self, collection_id: str) -> None:
         layout = self._layout(collection_id)
