@@ -149,6 +149,14 @@ class ModelLoadError(OmnidexError):
     http_status = 500
 
 
+class ErrorBudgetExceededError(OmnidexError):
+    """A run stopped because more objects failed than its error budget allows; ``failed`` and
+    ``budget`` say how many. Objects written before it stay; running it again resumes."""
+
+    code = "error_budget_exceeded"
+    http_status = 500
+
+
 # --- access ------------------------------------------------------------------------------------
 
 

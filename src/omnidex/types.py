@@ -78,13 +78,31 @@ class FeatureColumn(FeatureSpec):
     address: str
 
 
+class ExtractorResources(BaseModel):
+    """What one extractor asks of the machine that runs it.
+
+    ``batch_size`` (segments per call) applies to every runner; the rest is for the Ray runner:
+    each extractor runs in a pool of up to ``concurrency`` actors that hold ``num_cpus`` CPUs and
+    ``num_gpus`` GPUs each and load the model once per actor.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_size: int | None = Field(None, ge=1, le=4096, description="segments per call")
+    num_cpus: float = Field(1.0, ge=0, le=256, description="CPUs per actor (Ray runner)")
+    num_gpus: float = Field(0.0, ge=0, le=16, description="GPUs per actor (Ray runner)")
+    concurrency: int = Field(1, ge=1, le=1024, description="most actors (Ray runner)")
+
+
 class ExtractorSpec(BaseModel):
-    """An extractor as named in a collection spec: ``{"name": "ocr@v1", "params": {}}``."""
+    """An extractor as named in a collection spec: ``{"name": "ocr@v1", "params": {}}``, with
+    optional ``resources`` (batch size; CPUs, GPUs and actors on a Ray cluster)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+    resources: ExtractorResources = Field(default_factory=ExtractorResources)
 
     @field_validator("name")
     @classmethod

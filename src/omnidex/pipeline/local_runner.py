@@ -10,7 +10,6 @@ converges to the same documents. One bad object fails alone; the others land.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import tempfile
@@ -20,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from omnidex.config import Settings
-from omnidex.errors import ExtractionError, OmnidexError, StoreError
-from omnidex.extractors.base import Extractor
+from omnidex.errors import OmnidexError, StoreError
 from omnidex.media.kinds import detect_kind
 from omnidex.pipeline.plan import Plan
+from omnidex.pipeline.steps import documents_of, extract, failed, is_current, object_id_for
 from omnidex.segment.objects import segment_object
 from omnidex.sources.local import sha256_file
 from omnidex.store.catalog import Catalog
@@ -42,16 +41,6 @@ from omnidex.types import (
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[IngestResult], None]
-
-
-def object_id_for(sha256: str) -> str:
-    return "obj_" + sha256[:24]
-
-
-def document_id_for(collection_id: str, sha256: str, segment_key: str) -> str:
-    """Deterministic: the same collection, content and segment always give the same id."""
-    digest = hashlib.sha256(f"{collection_id}\0{sha256}\0{segment_key}".encode())
-    return "doc_" + digest.hexdigest()[:28]
 
 
 @dataclass(eq=False)
@@ -131,7 +120,7 @@ class LocalRunner:
             try:
                 yield self._prepare(index, path, metadata, task_ids[index] if task_ids else None)
             except OmnidexError as exc:
-                yield index, _failed(str(path), exc)
+                yield index, failed(str(path), exc)
 
     def _prepare(
         self, index: int, path: Path, metadata: dict[str, Any], task_id: str | None
@@ -141,12 +130,7 @@ class LocalRunner:
         sha256 = sha256_file(path)
         object_id = object_id_for(sha256)
         existing = self.catalog.get_object(self.collection.id, object_id)
-        if (
-            existing
-            and existing.status is ObjectStatus.SUCCEEDED
-            and existing.spec_version == self.collection.spec_version
-            and existing.metadata == metadata
-        ):
+        if existing is not None and is_current(existing, self.collection, metadata):
             unchanged = IngestResult(
                 source=source,
                 status=IngestStatus.UNCHANGED,
@@ -198,7 +182,7 @@ class LocalRunner:
         steps = len(self.plan.extractors) + 1
         for step, extractor in enumerate(self.plan.extractors):
             self._stage(live, f"extract:{extractor.ref}", step / steps)
-            self._extract(extractor, live)
+            self._extract(step, live)
             live = [job for job in live if job.error is None]
         self._stage(live, "write", (steps - 1) / steps)
         try:
@@ -213,9 +197,9 @@ class LocalRunner:
             self._settle(job)
         return group
 
-    def _extract(self, extractor: Extractor, jobs: list[_Job]) -> None:
-        """Run one extractor over the accepted segments of all jobs, in batches, loading it first.
-        A failing batch is retried object by object so that only the objects at fault fail."""
+    def _extract(self, index: int, jobs: list[_Job]) -> None:
+        """Run extractor ``index`` over the accepted segments of all jobs, loading it first."""
+        extractor = self.plan.extractors[index]
         work = [(job, s) for job in jobs for s in job.segments if extractor.accepts_segment(s)]
         if not work:
             return  # nothing to do: its model need not even load
@@ -225,52 +209,12 @@ class LocalRunner:
             for job, _ in work:
                 job.error = exc
             return
-        size = max(1, extractor.batch_size)
-        for start in range(0, len(work), size):
-            batch = work[start : start + size]
-            try:
-                self._apply(extractor, [s for _, s in batch])
-            except Exception:
-                for job in dict.fromkeys(j for j, _ in batch):
-                    try:
-                        self._apply(extractor, [s for j, s in batch if j is job])
-                    except Exception as exc:
-                        job.error = _extraction_error(extractor, job, exc)
-
-    def _apply(self, extractor: Extractor, segments: list[Segment]) -> None:
-        outputs = extractor.extract(segments)
-        if len(outputs) != len(segments):
-            raise ExtractionError(
-                f"{extractor.ref} returned {len(outputs)} results for {len(segments)} segments",
-                extractor=extractor.ref,
-            )
-        for segment, output in zip(segments, outputs, strict=True):
-            for name, value in output.items():
-                segment.features[f"{extractor.ref}/{name}"] = value
+        errors = extract(extractor, work, self.plan.batch_size(index), lambda j: str(j.path))
+        for job, error in errors.items():
+            job.error = error
 
     def _documents(self, job: _Job) -> list[Document]:
-        record = job.record
-        return [
-            Document(
-                id=document_id_for(self.collection.id, record.sha256, segment.key),
-                object_id=record.id,
-                kind=segment.kind,
-                key=segment.key,
-                source=record.source,
-                page=segment.page,
-                start_s=segment.start_s,
-                end_s=segment.end_s,
-                start_frame=segment.start_frame,
-                end_frame=segment.end_frame,
-                fps=segment.fps,
-                features=segment.features,
-                thumbnail=segment.thumbnail,
-                metadata=record.metadata,
-                spec_version=self.collection.spec_version,
-                extractors=self.plan.extractor_refs,
-            )
-            for segment in job.segments
-        ]
+        return documents_of(self.collection, self.plan.extractor_refs, job.record, job.segments)
 
     def _stage(self, jobs: list[_Job], stage: str, progress: float) -> None:
         for job in jobs:
@@ -302,31 +246,10 @@ class LocalRunner:
 
     def _result(self, job: _Job) -> IngestResult:
         if job.error is not None:
-            return _failed(str(job.path), job.error, job.record.id)
+            return failed(str(job.path), job.error, job.record.id)
         return IngestResult(
             source=str(job.path),
             status=IngestStatus.INGESTED,
             object_id=job.record.id,
             documents=job.record.document_count,
         )
-
-
-def _failed(source: str, error: OmnidexError, object_id: str | None = None) -> IngestResult:
-    return IngestResult(
-        source=source,
-        status=IngestStatus.FAILED,
-        object_id=object_id,
-        error=str(error),
-        error_code=error.code,
-    )
-
-
-def _extraction_error(extractor: Extractor, job: _Job, exc: Exception) -> OmnidexError:
-    if isinstance(exc, OmnidexError):
-        return exc
-    log.exception("%s failed on %s", extractor.ref, job.path)
-    return ExtractionError(
-        f"{extractor.ref} failed on {job.path.name}: {type(exc).__name__}: {exc}",
-        extractor=extractor.ref,
-        source=str(job.path),
-    )

@@ -15,7 +15,13 @@ import numpy as np
 from omnidex.errors import InvalidSpecError
 from omnidex.extractors import registry
 from omnidex.extractors.base import Extractor
-from omnidex.types import CollectionSpec, ExtractorSpec, FeatureColumn, SegmentationSpec
+from omnidex.types import (
+    CollectionSpec,
+    ExtractorResources,
+    ExtractorSpec,
+    FeatureColumn,
+    SegmentationSpec,
+)
 
 DEFAULT_EXTRACTORS = ("page_text@v1", "ocr@v1", "transcription@v1", "text_embedding@v1")
 DEFAULT_CHUNKING = (256, 32)
@@ -41,6 +47,13 @@ class Plan:
     @property
     def extractor_refs(self) -> list[str]:
         return [e.ref for e in self.extractors]
+
+    def resources(self, index: int) -> ExtractorResources:
+        return self.spec.extractors[index].resources
+
+    def batch_size(self, index: int) -> int:
+        """Segments per call of extractor ``index``: the spec's, else the extractor's own."""
+        return self.resources(index).batch_size or self.extractors[index].batch_size
 
     def query_encoders(self) -> dict[str, QueryEncoder]:
         """Vector feature address → the extractor that can embed a text query for it."""

@@ -127,7 +127,7 @@ class RemoteCollection:
 
     def _stored(self, path: Path) -> ObjectRecord | None:
         """The server's object with this file's content, if it has one."""
-        from omnidex.pipeline.local_runner import object_id_for
+        from omnidex.pipeline.steps import object_id_for
 
         try:
             return self.object(object_id_for(sha256_file(path)))
