@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -19,6 +19,7 @@ from omnidex.errors import InvalidSpecError, NotFoundError
 from omnidex.pipeline.ask import ask, phi4_options
 from omnidex.pipeline.local_runner import LocalRunner, ProgressCallback
 from omnidex.pipeline.plan import Plan, build_plan, normalize_spec
+from omnidex.pipeline.ray_runner import RayOptions, RayRunner
 from omnidex.presets import preset_spec
 from omnidex.retrieval.candidates import QueryEmbedder, Source
 from omnidex.retrieval.defaults import default_retriever_spec
@@ -47,6 +48,7 @@ from omnidex.types import (
 )
 
 ExtractorsArg = Sequence[str | dict[str, Any] | ExtractorSpec]
+Runner = Literal["local", "ray"] | RayOptions
 MAX_K = 1000
 
 
@@ -236,24 +238,35 @@ class Collection:
         sources: str | Path | Sequence[str | Path],
         metadata: dict[str, Any] | None = None,
         progress: ProgressCallback | None = None,
+        runner: Runner = "local",
     ) -> list[IngestResult]:
         """Ingest files, directories (recursively) and glob patterns. Returns one result per
         file: ingested, unchanged (same content, spec and metadata as before) or failed, with
-        the reason. A bad file never stops the others."""
+        the reason. A bad file never stops the others.
+
+        ``runner``: ``"local"`` (this process), or ``"ray"`` / :class:`RayOptions` (a Ray
+        cluster: :mod:`omnidex.pipeline.ray_runner`); both give the same documents."""
         items = [sources] if isinstance(sources, str | Path) else list(sources)
         with self._lock:
-            return self._runner().ingest(expand_sources(items), metadata, progress)
+            return self._runner(runner).ingest(expand_sources(items), metadata, progress)
 
-    def ingest_queued(self, path: Path, task_id: str, metadata: dict[str, Any]) -> IngestResult:
+    def ingest_queued(
+        self, path: Path, task_id: str, metadata: dict[str, Any], runner: Runner = "local"
+    ) -> IngestResult:
         """Ingest one stored file for a queued task (the server's workers), which reports it."""
         with self._lock:
-            (result,) = self._runner().ingest([path], metadata, task_ids=[task_id])
+            (result,) = self._runner(runner).ingest([path], metadata, task_ids=[task_id])
             return result
 
-    def _runner(self) -> LocalRunner:
-        return LocalRunner(
-            self.db.catalog, self.db.documents, self.info, self.plan, self.db.settings
-        )
+    def _runner(self, runner: Runner) -> LocalRunner | RayRunner:
+        args = (self.db.catalog, self.db.documents, self.info, self.plan, self.db.settings)
+        if runner == "local":
+            return LocalRunner(*args)
+        if runner == "ray":
+            return RayRunner(*args)
+        if isinstance(runner, RayOptions):
+            return RayRunner(*args, runner)
+        raise InvalidSpecError(f"unknown runner {runner!r}; 'local' or 'ray'", field="runner")
 
     def search(self, query: str, k: int = 10, where: str | Filter | None = None) -> list[Hit]:
         """Hybrid search, the collection's default retriever: vector similarity on every
