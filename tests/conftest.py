@@ -1,7 +1,8 @@
-"""Session fixtures shared by every test: tiny models built with the real classes."""
+"""Session fixtures shared by every test: tiny models built with the real classes, a Ray cluster."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,21 @@ def tiny_phi4mm_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from .phi4mm_checkpoint import build_checkpoint
 
     return build_checkpoint(tmp_path_factory.mktemp("tiny_phi4mm"))
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Any]:
+    """Ray started in this process; the runner joins it. Yields its GCS address, which other
+    processes (a driver that is killed, a second node) use to join the same cluster."""
+    ray = pytest.importorskip("ray", reason="the Ray runner needs Ray: pip install 'omnidex[ray]'")
+    ray.init(
+        address="local",
+        num_cpus=2,
+        object_store_memory=200 * 1024**2,
+        include_dashboard=False,
+        log_to_driver=False,
+    )
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()

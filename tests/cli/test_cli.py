@@ -134,3 +134,35 @@ def test_bad_where_expression_is_a_clean_error(cli, embed_spec: str, tmp_path: P
     result = run_omnidex("search", "x", "-c", "docs", "--where", "page >", data=tmp_path / "data")
     assert result.returncode == 1
     assert "bad filter" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_ingest_on_ray_gives_what_the_local_runner_gives(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "ferry.txt").write_text("The harbor ferry leaves at seven every morning.")
+    (files / "empty.txt").write_bytes(b"")
+    for name in ("local", "ray"):
+        code, out = cli("collection", "create", name, "-e", "page_text@v1")
+        assert code == 0, out
+    code, local = cli("ingest", str(files), "-c", "local", "--json")
+    code_ray, on_ray = cli("ingest", str(files), "-c", "ray", "--runner", "ray", "--json")
+    assert code == code_ray == 2  # the empty file failed on both
+    assert json.loads(on_ray) == json.loads(local)
+    code, out = cli("search", "harbor", "-c", "ray", "--json")
+    assert code == 0 and json.loads(out)[0]["source"].endswith("ferry.txt")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--runner", "spark"), "unknown runner 'spark'"),
+        (("--address", "ray://head:10001"), "go with --runner ray"),
+        (("--max-failures", "3"), "go with --runner ray"),
+    ],
+)
+def test_runner_options_are_checked(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    (tmp_path / "a.txt").write_text("words")
+    result = run_omnidex("ingest", str(tmp_path / "a.txt"), "-c", "docs", *args, data=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and message in result.stderr

@@ -4,6 +4,7 @@ midway is resumed without duplicates; tasks show each object's stage while it ru
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -243,7 +244,97 @@ def test_a_pipeline_the_cluster_cannot_hold_is_refused_not_left_waiting(tmp_path
     ]
     collection = db.create_collection("c", extractors=greedy)
     paths = _texts(tmp_path / "in", 1)
-    with pytest.raises(InvalidSpecError, match="has 2 CPUs but this pipeline needs 4 at once") as refused:
+    with pytest.raises(
+        InvalidSpecError, match="has 2 CPUs but this pipeline needs 4 at once"
+    ) as refused:
         collection.ingest(paths, runner="ray")
     assert refused.value.context["field"] == "resources"
     assert collection.objects() == []
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_a_cluster_of_two_nodes_started_with_ray_start(tmp_path: Path) -> None:
+    """Two nodes of one CPU each (``ray start --head`` and ``ray start --address``): a pipeline
+    that needs two CPUs at once (an extractor actor and a segmenting task) must use both."""
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    port = _free_port()
+    common = ["--num-cpus", "1", "--object-store-memory", str(100 * 1024**2), "--block"]
+    nodes = [
+        subprocess.Popen(
+            [
+                ray_cli,
+                "start",
+                "--head",
+                "--port",
+                str(port),
+                "--include-dashboard",
+                "false",
+                "--ray-client-server-port",
+                str(_free_port()),
+                *common,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    ]
+    data = tmp_path / "data"
+    collection = omnidex.connect(data).create_collection("notes", extractors=["page_text@v1"])
+    paths = _texts(tmp_path / "in", 6)
+    script = textwrap.dedent(
+        f"""
+        import json, time, ray, omnidex
+        ray.init(address="127.0.0.1:{port}", log_to_driver=False)
+        deadline = time.monotonic() + 60
+        while len([n for n in ray.nodes() if n["Alive"]]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        alive = len([n for n in ray.nodes() if n["Alive"]])
+        results = omnidex.connect({str(data)!r}).collection("notes").ingest(
+            {[str(p) for p in paths]!r}, runner="ray"
+        )
+        print(json.dumps({{"nodes": alive, "statuses": [r.status for r in results]}}))
+        """
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while (
+            subprocess.run(
+                [ray_cli, "status", "--address", f"127.0.0.1:{port}"], capture_output=True
+            ).returncode
+            != 0
+        ):
+            assert time.monotonic() < deadline, "the head node did not start"
+            time.sleep(0.5)
+        nodes.append(
+            subprocess.Popen(
+                [ray_cli, "start", "--address", f"127.0.0.1:{port}", *common],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+        driver = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+        )
+        assert driver.returncode == 0, driver.stderr[-3000:]
+        report = json.loads(driver.stdout.strip().splitlines()[-1])
+    finally:
+        for node in reversed(nodes):
+            node.terminate()
+        for node in nodes:
+            try:
+                node.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(node.pid, signal.SIGKILL)
+    assert report["nodes"] == 2
+    assert report["statuses"] == ["ingested"] * len(paths)
+    assert collection.count() == sum(1 for _ in collection.documents(limit=10_000))
+    assert len(collection.objects(status="succeeded")) == len(paths)

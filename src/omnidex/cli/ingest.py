@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -11,8 +11,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from omnidex.cli.context import console, state
 from omnidex.cli.render import ingest_summary, ingest_table, to_json
 from omnidex.errors import InvalidSpecError
+from omnidex.pipeline.ray_runner import RayOptions
 from omnidex.sources.local import expand_sources
 from omnidex.types import IngestResult, IngestStatus
+
+if TYPE_CHECKING:
+    from omnidex.embedded import Runner
 
 
 def ingest(
@@ -26,9 +30,28 @@ def ingest(
         typer.Option("--metadata", "-m", help="key=value attached to every object (repeatable)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    runner: Annotated[
+        str, typer.Option(help="Where extractors run: 'local' (this process) or 'ray'.")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster to join (ray://host:10001); default RAY_ADDRESS or local."),
+    ] = None,
+    max_failures: Annotated[
+        int | None,
+        typer.Option(min=0, help="Ray runner: stop once more objects than this have failed."),
+    ] = None,
 ) -> None:
     """Ingest sources into a collection; bad files are reported, the good ones land."""
-    target = state(ctx).db().collection(collection)
+    chosen = _runner(runner, address, max_failures)
+    context = state(ctx)
+    if chosen != "local" and context.server is not None:
+        raise InvalidSpecError(
+            "--runner ray ingests into a local data folder; a server chooses its own runner "
+            "(omnidex serve --runner ray)",
+            field="runner",
+        )
+    target = context.db().collection(collection)
     files = expand_sources(paths)
     with Progress(
         TextColumn("[bold]ingesting[/]"),
@@ -45,7 +68,11 @@ def ingest(
         def advance(result: IngestResult) -> None:
             bar.update(task, advance=1, description=result.source[-40:])
 
-        results = target.ingest(files, metadata=_metadata(metadata), progress=advance)
+        if chosen == "local":
+            results = target.ingest(files, metadata=_metadata(metadata), progress=advance)
+        else:
+            local = context.local().collection(collection)
+            results = local.ingest(files, _metadata(metadata), advance, runner=chosen)
     if as_json:
         console.print_json(to_json(results))
     else:
@@ -53,6 +80,16 @@ def ingest(
         console.print(ingest_summary(results))
     if any(r.status is IngestStatus.FAILED for r in results):
         raise typer.Exit(2)
+
+
+def _runner(name: str, address: str | None, max_failures: int | None) -> Runner:
+    if name == "ray":
+        return RayOptions(address=address, max_failures=max_failures)
+    if name != "local":
+        raise InvalidSpecError(f"unknown runner {name!r}; 'local' or 'ray'", field="runner")
+    if address is not None or max_failures is not None:
+        raise InvalidSpecError("--address and --max-failures go with --runner ray", field="runner")
+    return "local"
 
 
 def _metadata(pairs: list[str] | None) -> dict[str, Any] | None:

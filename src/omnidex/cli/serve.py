@@ -18,6 +18,12 @@ def serve(
     dev: Annotated[
         bool, typer.Option("--dev", help="No API keys: anyone who reaches the port may write.")
     ] = False,
+    runner: Annotated[
+        str | None, typer.Option(help="Run ingests 'local'ly or on a 'ray' cluster [local].")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (ray://host:10001) [RAY_ADDRESS].")
+    ] = None,
 ) -> None:
     """Serve the REST API. Every route but /v1/health needs an API key (`omnidex key create`)."""
     try:
@@ -32,7 +38,9 @@ def serve(
             dependency="fastapi",
         ) from None
     settings = Settings.from_env(home=state(ctx).data)
-    config = ServerConfig.from_env(host=host, port=port, workers=workers, dev=dev or None)
+    config = ServerConfig.from_env(
+        host=host, port=port, workers=workers, dev=dev or None, runner=runner, ray_address=address
+    )
     if config.dev:
         errors.print(
             "[bold red]DEV MODE: authentication is OFF.[/] Anyone who can reach "

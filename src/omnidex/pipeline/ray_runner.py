@@ -69,8 +69,9 @@ POLL_S = 0.5
 @dataclass(frozen=True)
 class RayOptions:
     address: str | None = None
-    """A cluster to join (``ray://host:10001``, ``host:6379`` or ``auto``); None joins the one
-    ``RAY_ADDRESS`` names, else starts a local one."""
+    """A cluster to join (``ray://host:10001``, ``host:6379`` or ``auto``); None: Ray's default
+    (``RAY_ADDRESS``, else a cluster started with ``ray start`` on this machine, else a new local
+    one)."""
     max_failures: int | None = None
     """The error budget: how many objects may fail before the run stops; None: no limit."""
     scratch_dir: Path | None = None

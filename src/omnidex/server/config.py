@@ -8,7 +8,7 @@ media limits come from :class:`omnidex.config.Settings` as for the embedded data
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -20,6 +20,12 @@ class ServerConfig(BaseModel):
     port: int = Field(8000, ge=0, le=65535)
     dev: bool = Field(False, description="no API keys: every request is a writer of any namespace")
     workers: int = Field(2, ge=0, le=64, description="ingest workers in the server process")
+    runner: Literal["local", "ray"] = Field(
+        "local", description="where workers run ingests: in this process, or on a Ray cluster"
+    )
+    ray_address: str | None = Field(
+        None, description="the Ray cluster to join (ray://host:10001); default RAY_ADDRESS"
+    )
     lease_s: float = Field(60, gt=0, description="a task's lease; renewed by heartbeats")
     max_attempts: int = Field(4, ge=1, le=100, description="tries of a task before it fails")
     max_upload_bytes: int = Field(2 * 1024**3, gt=0, description="largest upload accepted")

@@ -6,7 +6,8 @@ task that raises is retried later with exponential backoff and jitter; after ``m
 fails with its last error kept. A bad file is not retried: the runner records why it failed, and
 that is final, while a failure of the machinery (a model server down, a store error) is retried.
 A task that reaches a final state tells the namespace's webhooks (:mod:`omnidex.server.webhooks`).
-Ingests into one collection run one at a time (its LanceDB table has one writer).
+Ingests into one collection run one at a time (its LanceDB table has one writer). With
+``runner: ray`` each ingest runs on a Ray cluster (:mod:`omnidex.pipeline.ray_runner`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import uuid
 from collections import defaultdict
 from pathlib import Path
 
+from omnidex.embedded import Runner
 from omnidex.errors import OmnidexError
+from omnidex.pipeline.ray_runner import RayOptions
 from omnidex.server.state import ServerState
 from omnidex.server.uploads import move_into
 from omnidex.server.webhooks import task_finished
@@ -60,6 +63,10 @@ class Workers:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._collection_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        config = state.config
+        self._runner: Runner = (
+            RayOptions(address=config.ray_address) if config.runner == "ray" else "local"
+        )
 
     def start(self) -> None:
         for number in range(self.count):
@@ -114,7 +121,9 @@ class Workers:
         self.state.catalog.update_task(task.id, stage="fetch" if "url" in payload else "queued")
         path = Path(payload["path"]) if "path" in payload else self._fetch(payload["url"])
         with self._collection_locks[task.collection_id]:
-            result = collection.ingest_queued(path, task.id, payload.get("metadata") or {})
+            result = collection.ingest_queued(
+                path, task.id, payload.get("metadata") or {}, self._runner
+            )
         if result.status is not IngestStatus.FAILED:
             self.state.catalog.update_task(task.id, progress=1.0, object_id=result.object_id)
             self._finish(worker, task, TaskState.SUCCEEDED)
