@@ -39,12 +39,22 @@ class Limits(BaseModel):
 
 class Settings(BaseModel):
     home: Path = Field(default_factory=lambda: Path.home() / ".omnidex")
+    documents_uri: str | None = Field(
+        None,
+        description="where the LanceDB documents live: a folder or s3:// / gs:// URI "
+        "(credentials and endpoint from the environment); default <home>/documents",
+    )
     limits: Limits = Field(default_factory=Limits)
     ocr_dpi: int = Field(200, ge=72, le=600, description="resolution scanned PDF pages are read at")
     thumbnail_width: int = Field(320, ge=32, le=2048, description="width of stored thumbnails")
     ingest_batch_segments: int = Field(
         256, gt=0, description="segments gathered across objects before extractors run"
     )
+
+    @property
+    def documents(self) -> str:
+        """The document store's URI: ``documents_uri``, else ``<home>/documents``."""
+        return self.documents_uri or str(self.home.expanduser() / "documents")
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -77,7 +77,7 @@ class Database:
         catalog = SqliteCatalog(home / "catalog.sqlite")
         if namespace not in catalog.list_namespaces():
             catalog.create_namespace(namespace)
-        return cls(catalog, LanceDocumentStore(home / "documents"), settings, namespace)
+        return cls(catalog, LanceDocumentStore(settings.documents), settings, namespace)
 
     @property
     def path(self) -> Path:

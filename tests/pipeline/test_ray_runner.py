@@ -338,3 +338,41 @@ def test_a_cluster_of_two_nodes_started_with_ray_start(tmp_path: Path) -> None:
     assert report["statuses"] == ["ingested"] * len(paths)
     assert collection.count() == sum(1 for _ in collection.documents(limit=10_000))
     assert len(collection.objects(status="succeeded")) == len(paths)
+
+
+def test_documents_on_object_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documents of a Ray run land in a LanceDB table on S3 (moto's server on 127.0.0.1),
+    reached with the environment's endpoint and credentials, as a cluster's shared store is."""
+    moto_server = pytest.importorskip("moto.server", reason="the S3 server needs moto[server]")
+    import boto3
+
+    from omnidex.store.lance_documents import LanceDocumentStore
+
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ALLOW_HTTP": "true",
+            "OMNIDEX_DOCUMENTS_URI": "s3://lake/omnidex",
+        }.items():
+            monkeypatch.setenv(name, value)
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="lake")
+        db = omnidex.connect(tmp_path / "data")
+        collection = db.create_collection("notes", extractors=["page_text@v1"])
+        paths = _texts(tmp_path / "in", 3)
+
+        results = collection.ingest(paths, runner="ray")
+
+        assert [r.status for r in results] == [IngestStatus.INGESTED] * 3
+        assert not (tmp_path / "data" / "documents").exists()
+        on_s3 = LanceDocumentStore("s3://lake/omnidex")
+        assert on_s3.count(collection.info.id) == sum(r.documents for r in results)
+        assert collection.search("alpha0", k=1)[0].source == str(paths[0])
+    finally:
+        server.stop()

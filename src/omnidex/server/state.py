@@ -38,7 +38,7 @@ class ServerState:
             settings=settings,
             config=config,
             catalog=SqliteCatalog(home / "catalog.sqlite"),
-            documents=LanceDocumentStore(home / "documents"),
+            documents=LanceDocumentStore(settings.documents),
             limiter=RateLimiter(config.rate_per_minute, config.rate_burst),
         )
 
