@@ -149,6 +149,14 @@ class ModelLoadError(OmnidexError):
     http_status = 500
 
 
+class ClusterError(OmnidexError):
+    """The Ray cluster failed under a run (a worker or node lost, the cluster unreachable);
+    trying again may help. Objects written before it stay."""
+
+    code = "cluster_error"
+    http_status = 503
+
+
 class ErrorBudgetExceededError(OmnidexError):
     """A run stopped because more objects failed than its error budget allows; ``failed`` and
     ``budget`` say how many. Objects written before it stay; running it again resumes."""

@@ -32,6 +32,7 @@ from typing import Any
 
 from omnidex.config import Settings
 from omnidex.errors import (
+    ClusterError,
     ErrorBudgetExceededError,
     InvalidSpecError,
     MissingDependencyError,
@@ -162,6 +163,12 @@ class RayRunner:
             dataset = self._dataset(ray, paths, self._context(board, run.metadata))
             for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
                 run.receive(batch.to_pylist())
+        except OmnidexError:
+            run.abandon("the run stopped before this object was done")
+            raise
+        except Exception as exc:  # a worker, an actor or the cluster itself was lost
+            run.abandon("the run stopped before this object was done")
+            raise ClusterError(f"the Ray run failed: {type(exc).__name__}: {exc}") from exc
         except BaseException:
             run.abandon("the run stopped before this object was done")
             raise

@@ -34,7 +34,10 @@ log = logging.getLogger(__name__)
 IDLE_WAIT_S = 0.5
 BACKOFF_BASE_S = 2.0
 BACKOFF_MAX_S = 300.0
-TRANSIENT = {"model_server_error", "store_error", "missing_dependency", "model_load_failed"}
+TRANSIENT = {
+    *("model_server_error", "store_error", "missing_dependency", "model_load_failed"),
+    "cluster_error",
+}
 """Failures of the machinery rather than of the file: the task is tried again later."""
 NETWORK_REASONS = {"dns", "connect", "tls", "protocol", "disconnected", "truncated"}
 
