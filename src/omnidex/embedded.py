@@ -251,12 +251,15 @@ class Collection:
             return self._runner(runner).ingest(expand_sources(items), metadata, progress)
 
     def ingest_queued(
-        self, path: Path, task_id: str, metadata: dict[str, Any], runner: Runner = "local"
-    ) -> IngestResult:
-        """Ingest one stored file for a queued task (the server's workers), which reports it."""
+        self,
+        paths: Sequence[Path],
+        task_ids: Sequence[str],
+        metadata: dict[str, Any],
+        runner: Runner = "local",
+    ) -> list[IngestResult]:
+        """Ingest stored files for queued tasks (the server's workers), which report them."""
         with self._lock:
-            (result,) = self._runner(runner).ingest([path], metadata, task_ids=[task_id])
-            return result
+            return self._runner(runner).ingest(paths, metadata, task_ids=task_ids)
 
     def _runner(self, runner: Runner) -> LocalRunner | RayRunner:
         args = (self.db.catalog, self.db.documents, self.info, self.plan, self.db.settings)

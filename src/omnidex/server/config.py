@@ -26,6 +26,9 @@ class ServerConfig(BaseModel):
     ray_address: str | None = Field(
         None, description="the Ray cluster to join (ray://host:10001); default RAY_ADDRESS"
     )
+    ray_batch: int = Field(
+        64, ge=1, le=10_000, description="most queued tasks one Ray run takes at once"
+    )
     lease_s: float = Field(60, gt=0, description="a task's lease; renewed by heartbeats")
     max_attempts: int = Field(4, ge=1, le=100, description="tries of a task before it fails")
     max_upload_bytes: int = Field(2 * 1024**3, gt=0, description="largest upload accepted")

@@ -7,11 +7,14 @@ fails with its last error kept. A bad file is not retried: the runner records wh
 that is final, while a failure of the machinery (a model server down, a store error) is retried.
 A task that reaches a final state tells the namespace's webhooks (:mod:`omnidex.server.webhooks`).
 Ingests into one collection run one at a time (its LanceDB table has one writer). With
-``runner: ray`` each ingest runs on a Ray cluster (:mod:`omnidex.pipeline.ray_runner`).
+``runner: ray`` a worker claims every due task (up to ``ray_batch``) and hands them to a Ray
+cluster in one run (:mod:`omnidex.pipeline.ray_runner`), so that the cluster's actors start and
+load their models once per batch rather than once per file.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -86,54 +89,96 @@ class Workers:
 
     def _loop(self, worker: str) -> None:
         while not self._stop.is_set():
-            task = self.state.catalog.claim_task(worker, self.state.config.lease_s)
-            if task is None:
+            tasks = self._claim(worker)
+            if not tasks:
                 self.state.work_queued.wait(IDLE_WAIT_S)
                 self.state.work_queued.clear()
                 continue
-            self._run(worker, task)
+            self._run(worker, tasks)
 
-    def _run(self, worker: str, task: TaskRecord) -> None:
+    def _claim(self, worker: str) -> list[TaskRecord]:
+        """One task for the local runner; for Ray, every due task up to ``ray_batch``, so that
+        one cluster run (one start of its actors and models) takes them all."""
+        config = self.state.config
+        most = config.ray_batch if config.runner == "ray" else 1
+        tasks: list[TaskRecord] = []
+        while len(tasks) < most and (task := self.state.catalog.claim_task(worker, config.lease_s)):
+            tasks.append(task)
+        return tasks
+
+    def _run(self, worker: str, tasks: list[TaskRecord]) -> None:
         beat = threading.Event()
-        heartbeat = threading.Thread(target=self._heartbeat, args=(worker, task, beat), daemon=True)
+        heartbeat = threading.Thread(
+            target=self._heartbeat, args=(worker, tasks, beat), daemon=True
+        )
         heartbeat.start()
         try:
-            self._ingest(worker, task)
-        except OmnidexError as exc:
-            if transient(exc):
-                self._retry_or_fail(worker, task, exc.message, exc.code)
-            else:  # a URL that is refused, gone or too big stays so
-                self._fail(worker, task, exc.message, exc.code)
-        except Exception as exc:  # anything else: retried, and the worker goes on
-            log.exception("task %s failed on attempt %d", task.id, task.attempts)
-            self._retry_or_fail(worker, task, f"{type(exc).__name__}: {exc}", "internal_error")
+            ready: dict[tuple[str, str], list[tuple[TaskRecord, Path]]] = defaultdict(list)
+            for task in tasks:
+                try:
+                    path = self._input(task)
+                except Exception as exc:
+                    self._failed(worker, task, exc)
+                    continue
+                metadata = task.payload.get("metadata") or {}
+                key = (task.collection_id, json.dumps(metadata, sort_keys=True, default=str))
+                ready[key].append((task, path))
+            for (collection_id, _), group in ready.items():
+                self._ingest(worker, collection_id, group)
         finally:
             beat.set()
             heartbeat.join()
 
-    def _heartbeat(self, worker: str, task: TaskRecord, done: threading.Event) -> None:
-        lease = self.state.config.lease_s
-        while not done.wait(lease / 3):
-            if not self.state.catalog.renew_lease(task.id, worker, lease):
-                log.warning("task %s: lease lost", task.id)
-                return
+    def _failed(self, worker: str, task: TaskRecord, exc: Exception) -> None:
+        if isinstance(exc, OmnidexError):
+            if transient(exc):
+                self._retry_or_fail(worker, task, exc.message, exc.code)
+            else:  # a URL that is refused, gone or too big stays so
+                self._fail(worker, task, exc.message, exc.code)
+        else:  # anything else: retried, and the worker goes on
+            log.exception("task %s failed on attempt %d", task.id, task.attempts, exc_info=exc)
+            self._retry_or_fail(worker, task, f"{type(exc).__name__}: {exc}", "internal_error")
 
-    def _ingest(self, worker: str, task: TaskRecord) -> None:
+    def _heartbeat(self, worker: str, tasks: list[TaskRecord], done: threading.Event) -> None:
+        lease = self.state.config.lease_s
+        held = list(tasks)
+        while held and not done.wait(lease / 3):
+            for task in list(held):
+                if not self.state.catalog.renew_lease(task.id, worker, lease):
+                    log.warning("task %s: lease lost", task.id)
+                    held.remove(task)
+
+    def _input(self, task: TaskRecord) -> Path:
+        """The file a task ingests: its stored upload, or its URL fetched now."""
         payload = task.payload
-        collection = self.state.collection_by_id(task.collection_id)
         self.state.catalog.update_task(task.id, stage="fetch" if "url" in payload else "queued")
-        path = Path(payload["path"]) if "path" in payload else self._fetch(payload["url"])
-        with self._collection_locks[task.collection_id]:
-            result = collection.ingest_queued(
-                path, task.id, payload.get("metadata") or {}, self._runner
-            )
-        if result.status is not IngestStatus.FAILED:
-            self.state.catalog.update_task(task.id, progress=1.0, object_id=result.object_id)
-            self._finish(worker, task, TaskState.SUCCEEDED)
-        elif result.error_code in TRANSIENT:  # e.g. the model server was down
-            self._retry_or_fail(worker, task, result.error or "", result.error_code)
-        else:  # the file itself is bad: trying again would fail again
-            self._fail(worker, task, result.error, result.error_code)
+        return Path(payload["path"]) if "path" in payload else self._fetch(payload["url"])
+
+    def _ingest(
+        self, worker: str, collection_id: str, group: list[tuple[TaskRecord, Path]]
+    ) -> None:
+        """Ingest the files of tasks of one collection with the same metadata, in one run."""
+        try:
+            collection = self.state.collection_by_id(collection_id)
+            with self._collection_locks[collection_id]:
+                results = collection.ingest_queued(
+                    [path for _, path in group],
+                    [task.id for task, _ in group],
+                    group[0][0].payload.get("metadata") or {},
+                    self._runner,
+                )
+        except Exception as exc:
+            for task, _ in group:
+                self._failed(worker, task, exc)
+            return
+        for (task, _), result in zip(group, results, strict=True):
+            if result.status is not IngestStatus.FAILED:
+                self.state.catalog.update_task(task.id, progress=1.0, object_id=result.object_id)
+                self._finish(worker, task, TaskState.SUCCEEDED)
+            elif result.error_code in TRANSIENT:  # e.g. the model server was down
+                self._retry_or_fail(worker, task, result.error or "", result.error_code)
+            else:  # the file itself is bad: trying again would fail again
+                self._fail(worker, task, result.error, result.error_code)
 
     def _fetch(self, url: str) -> Path:
         """The file at ``url`` in the uploads folder: read from object storage, or fetched over
