@@ -15,9 +15,14 @@ offline). Each run ingests into a fresh database.
   cost of a Ray run is its time for 1 object, and the overhead per object is
   ((Ray N − Ray 1) − (local N − local 1)) / (N − 1).
 
-Prints one JSON line: docs/s of each run, ratios to local, and the overhead.
+- **driver ceiling**: the driver's own work per document, alone: unpickling a scene's segment
+  (384-d vector, caption-length text, a 20 KB thumbnail), building its document and writing
+  objects of ``--scenes`` documents with one ``replace_objects`` each, as a run's driver does.
+  A cluster cannot ingest faster than this, whatever its GPUs.
 
-    .venv/bin/python benchmarks/ray_scaling.py [--images 12] [--videos 4] [--texts 24]
+Prints one JSON line: docs/s of each run, ratios to local, the overhead and the driver ceiling.
+
+    .venv/bin/python benchmarks/ray_scaling.py [--images 36] [--pdfs 18] [--texts 72] [--videos 12]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import pickle
 import tempfile
 import time
 from pathlib import Path
@@ -35,8 +41,9 @@ import numpy as np
 import omnidex
 from omnidex.pipeline.plan import DEFAULT_EXTRACTORS
 from omnidex.pipeline.ray_runner import RayOptions
+from omnidex.pipeline.steps import documents_of
 from omnidex.samples import make_pdf, make_text_image
-from omnidex.types import IngestStatus
+from omnidex.types import IngestStatus, ObjectRecord, Segment
 
 WORDS = [
     "harbor",
@@ -139,6 +146,50 @@ def on_ray(
         ray.shutdown()
 
 
+def driver_ceiling(root: Path, objects: int, scenes: int) -> dict[str, float]:
+    """Documents/s of the driver's part of a run: unpickle, build documents, one upsert each."""
+    db = omnidex.connect(root / "driver")
+    collection = db.create_collection("bench", extractors=["page_text@v1", "text_embedding@v1"])
+    rng = np.random.default_rng(7)
+    rows = []
+    for o in range(objects):
+        object_id = f"obj_{o:024d}"
+        segments = []
+        for n in range(scenes):
+            vector = rng.standard_normal(384).astype(np.float32)
+            segment = Segment(
+                object_id=object_id,
+                kind="scene",
+                key=f"scene={n:05d}",
+                source=f"/shared/video{o}.mp4",
+                start_s=n * 4.0,
+                end_s=n * 4.0 + 4.0,
+                thumbnail=rng.bytes(20_000),
+                features={
+                    "page_text@v1/text": phrase(o * scenes + n, 30),
+                    "text_embedding@v1/vector": vector / np.linalg.norm(vector),
+                },
+            )
+            segments.append(pickle.dumps(segment))
+        rows.append((object_id, segments))
+    info, refs = collection.info, collection.plan.extractor_refs
+    started = time.perf_counter()
+    for object_id, segments in rows:
+        record = ObjectRecord(
+            id=object_id,
+            collection_id=info.id,
+            sha256=object_id.ljust(64, "0"),
+            source=f"/shared/{object_id}.mp4",
+            size=1,
+            kind="video",
+        )
+        documents = documents_of(info, refs, record, [pickle.loads(s) for s in segments])
+        db.documents.replace_objects(info.id, {object_id: documents})
+    seconds = time.perf_counter() - started
+    db.close()
+    return {"seconds": round(seconds, 2), "docs_per_s": objects * scenes / seconds}
+
+
 def with_workers(extractors: list[Any], workers: int) -> list[Any]:
     resources = {"num_cpus": 0.5, "concurrency": workers}
     return [{"name": e, "resources": resources} if isinstance(e, str) else e for e in extractors]
@@ -146,11 +197,13 @@ def with_workers(extractors: list[Any], workers: int) -> list[Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=12)
-    parser.add_argument("--pdfs", type=int, default=6)
-    parser.add_argument("--texts", type=int, default=24)
-    parser.add_argument("--videos", type=int, default=4)
+    parser.add_argument("--images", type=int, default=36)
+    parser.add_argument("--pdfs", type=int, default=18)
+    parser.add_argument("--texts", type=int, default=72)
+    parser.add_argument("--videos", type=int, default=12)
     parser.add_argument("--tiny", type=int, default=200, help="objects of the overhead runs")
+    parser.add_argument("--scenes", type=int, default=200, help="documents per driver object")
+    parser.add_argument("--driver-objects", type=int, default=20)
     args = parser.parse_args()
     logging.getLogger("ray").setLevel(logging.WARNING)
 
@@ -160,6 +213,7 @@ def main() -> None:
         tiny = tiny_set(root / "tiny", args.tiny)
         pipeline = list(DEFAULT_EXTRACTORS)
         ingest(root, "warm", files[:2], pipeline, "local")  # models loaded, caches warm
+        ceiling = driver_ceiling(root, args.driver_objects, args.scenes)
 
         mixed = {"local": ingest(root, "local", files, pipeline, "local")}
         bare = {"local": ingest(root, "tiny-local", tiny, ["page_text@v1"], "local")}
@@ -195,6 +249,7 @@ def main() -> None:
             )
             for key in ("ray_1", "ray_2")
         },
+        "driver_ceiling": ceiling,
         "mixed_overhead_per_object_s": round(
             (mixed["ray_1"]["seconds"] - mixed["local"]["seconds"]) / len(files), 4
         ),
