@@ -246,3 +246,36 @@ def test_an_exact_index_that_grows_becomes_ivf(tmp_path: Path) -> None:
     found = search(store, query, 10)
     assert entry.state is not None and entry.state.lists > 0
     assert len(set(found) & set(exact(held, query, 10))) >= 8
+
+
+def test_searches_while_another_thread_writes(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    store.replace_objects(COL, {"keep": documents("keep", clustered(40, 1))})
+    queries = clustered(20, 2)
+    seen: list[set[str]] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def searching() -> None:
+        try:
+            while not done.is_set():
+                for query in queries:
+                    seen.append({i.split(":")[0] for i in search(store, query, 30)})
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=searching) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for round_ in range(8):
+        store.replace_objects(
+            COL, {f"tmp{round_}": documents(f"tmp{round_}", clustered(30, 10 + round_))}
+        )
+        store.delete_object(COL, f"tmp{round_}")
+    done.set()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    final = {i.split(":")[0] for q in queries for i in search(store, q, 30)}
+    assert final == {"keep"}
+    assert all(objects <= {"keep", *(f"tmp{r}" for r in range(8))} for objects in seen)

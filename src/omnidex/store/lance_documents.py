@@ -145,6 +145,13 @@ class _Layout:
         return [n for n in self.schema.names if n not in skipped]
 
     @cached_property
+    def held_columns(self) -> list[str]:
+        """The hit columns the in-memory vector index holds beside the vectors: the document's
+        fields and metadata, not its features (long texts are read per search)."""
+        features = set(self.columns.values())
+        return [n for n in self.hit_columns if n not in features]
+
+    @cached_property
     def path(self) -> str | None:
         """The table's folder when it is on a local disk (where the in-memory vector index
         serves searches), else None."""
@@ -354,7 +361,9 @@ class LanceDocumentStore:
         column = layout.feature(address, FeatureType.VECTOR)
         if layout.path is not None:
             sql = None if where is None else layout.where(where)
-            found = self._memory.search(layout.path, column, vector, k, sql, layout.hit_columns)
+            found = self._memory.search(
+                layout.path, column, vector, k, sql, layout.hit_columns, layout.held_columns
+            )
             if found is not None:
                 rows, similarities = found
                 return list(zip(_documents(rows, layout), similarities, strict=True))
@@ -426,7 +435,8 @@ class LanceDocumentStore:
             return
         for feature in layout.features:
             if feature.type is FeatureType.VECTOR:
-                self._memory.prepare(layout.path, column_name(feature.address))
+                column = column_name(feature.address)
+                self._memory.prepare(layout.path, column, layout.held_columns)
 
     def optimize(self, collection_id: str) -> None:
         layout = self._layout(collection_id)

@@ -65,7 +65,9 @@ def _fragments(dataset: Any) -> dict[int, _Fragment] | None:
         if meta.row_id_meta is not None:
             return None
         files = repr([d.path for d in meta.files]) + repr(meta.overlays)
-        out[fragment.fragment_id] = _Fragment(files, repr(meta.deletion_file))
+        deleted = meta.deletion_file
+        deletions = "" if deleted is None else f"{deleted.id}@{deleted.read_version}"
+        out[fragment.fragment_id] = _Fragment(files, deletions)
     return out
 
 
@@ -79,17 +81,24 @@ class _State:
     lists: int
     """IVF lists; 0 for an exact index."""
     trained: int
+    fields: pa.Schema
+    """The columns held in memory beside the vectors (what a hit shows, but long texts)."""
+    batches: list[pa.Table] = field(default_factory=list)
+    """Those columns, one table per read; ``starts`` holds the faiss id of each one's first row."""
+    starts: list[int] = field(default_factory=list)
     addresses: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     """Row addresses of the indexed vectors, sorted; ``labels`` holds their faiss ids."""
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     address_of: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     """Row address by faiss id (-1 once removed)."""
 
-    def add(self, addresses: np.ndarray, vectors: np.ndarray) -> None:
+    def add(self, addresses: np.ndarray, vectors: np.ndarray, rows: pa.Table) -> None:
         if not len(addresses):
             return
         labels = np.arange(len(self.address_of), len(self.address_of) + len(addresses))
         self.index.add_with_ids(vectors, labels)
+        self.batches.append(rows.select(self.fields.names).combine_chunks())
+        self.starts.append(len(self.address_of))
         self.address_of = np.concatenate([self.address_of, addresses])
         merged = np.concatenate([self.addresses, addresses])
         order = np.argsort(merged, kind="stable")
@@ -107,10 +116,25 @@ class _State:
         self.address_of[gone] = -1
         self.addresses, self.labels = self.addresses[keep], self.labels[keep]
 
+    def fetch(self, labels: np.ndarray) -> pa.Table:
+        """The columns held in memory, for these faiss ids, in their order."""
+        if not len(labels):
+            return self.fields.empty_table()
+        starts = np.asarray(self.starts)
+        batch = np.searchsorted(starts, labels, side="right") - 1
+        parts, positions = [], []
+        for b in np.unique(batch):
+            at = np.flatnonzero(batch == b)
+            parts.append(self.batches[b].take(pa.array(labels[at] - starts[b])))
+            positions.append(at)
+        back = np.empty(len(labels), dtype=np.int64)
+        back[np.concatenate(positions)] = np.arange(len(labels))
+        return pa.concat_tables(parts).take(pa.array(back))
+
     def search(
         self, vector: np.ndarray, k: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Row addresses of the best ``k`` among ``allowed`` (all if None), and similarities."""
+        """faiss ids of the best ``k`` among ``allowed`` (all if None), and similarities."""
         import faiss
 
         probes, bitmap = self.probes(), None
@@ -119,7 +143,7 @@ class _State:
             at = np.minimum(np.searchsorted(self.addresses, allowed), max(count - 1, 0))
             labels = self.labels[at[self.addresses[at] == allowed]] if count else allowed[:0]
             if not len(labels):
-                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+                return labels, np.zeros(0, np.float32)
             mask = np.zeros(len(self.address_of), dtype=bool)
             mask[labels] = True
             bitmap = np.packbits(mask, bitorder="little")
@@ -136,7 +160,7 @@ class _State:
             scores, labels = self.index.search(vector[None, :], k, params=params)
             found = labels[0] >= 0
             if found.all() or probes >= self.lists:
-                return self.address_of[labels[0][found]], scores[0][found]
+                return labels[0][found], scores[0][found]
             probes = self.lists  # fewer than k matches in the probed lists: scan them all
 
     def outgrown(self) -> bool:
@@ -157,10 +181,13 @@ class _State:
         return min(self.lists, max(MIN_PROBES, math.ceil(MIN_SCANNED / per_list)))
 
 
-def _read(dataset: Any, column: str, fragments: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Row addresses and unit vectors of the rows of ``fragments`` that have a vector."""
+def _read(
+    dataset: Any, column: str, fields: Sequence[str], fragments: Sequence[Any]
+) -> tuple[np.ndarray, np.ndarray, pa.Table]:
+    """Row addresses, unit vectors and ``fields`` of the rows of ``fragments`` that have a
+    vector."""
     found = dataset.scanner(
-        columns=[column],
+        columns=[column, *fields],
         filter=f"{column} IS NOT NULL",
         fragments=list(fragments),
         with_row_address=True,
@@ -168,20 +195,24 @@ def _read(dataset: Any, column: str, fragments: Sequence[Any]) -> tuple[np.ndarr
     addresses = found["_rowaddr"].to_numpy().astype(np.int64)
     values = found[column].combine_chunks()
     dim = values.type.list_size
-    vectors = values.flatten().to_numpy().astype(np.float32).reshape(-1, dim)
-    return addresses, _unit(vectors)
+    vectors = values.flatten().to_numpy().reshape(-1, dim)
+    return addresses, _unit(vectors), found.select(list(fields))
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.ascontiguousarray(vectors / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+    unit = np.array(vectors, dtype=np.float32, order="C")  # one copy, normalized in place
+    norms = np.linalg.norm(unit, axis=1, keepdims=True)
+    unit /= np.where(norms > 0, norms, 1.0)
+    return unit
 
 
-def _build(dataset: Any, column: str, fragments: dict[int, _Fragment]) -> _State:
+def _build(
+    dataset: Any, column: str, fields: Sequence[str], fragments: dict[int, _Fragment]
+) -> _State:
     """A fresh index of every vector of ``column`` at ``dataset``'s version."""
     import faiss
 
-    addresses, vectors = _read(dataset, column, dataset.get_fragments())
+    addresses, vectors, rows = _read(dataset, column, fields, dataset.get_fragments())
     dim = dataset.schema.field(column).type.list_size
     index: Any
     if len(addresses) < IVF_MIN_VECTORS:
@@ -196,26 +227,27 @@ def _build(dataset: Any, column: str, fragments: dict[int, _Fragment]) -> _State
             len(vectors), min(len(vectors), lists * _TRAIN_PER_LIST), replace=False
         )
         index.train(vectors[np.sort(sample)])
-    state = _State(dataset, fragments, index, lists, len(addresses))
-    state.add(addresses, vectors)
+    state = _State(dataset, fragments, index, lists, len(addresses), rows.schema)
+    state.add(addresses, vectors, rows)
     return state
 
 
 class _Column:
     """The index of one vector column, kept in step with its table."""
 
-    def __init__(self) -> None:
+    def __init__(self, uri: str, column: str, fields: Sequence[str]) -> None:
+        self.uri, self.column, self.fields = uri, column, tuple(fields)
         self.lock = threading.Lock()
         self.state: _State | None = None
         self.building = False
         self.changes = 0
         """Counts builds and catch-ups, so a thread's build never replaces a newer index."""
 
-    def current(self, uri: str, column: str, wait: bool) -> _State | None:
+    def current(self, wait: bool) -> _State | None:
         """The index at the table's latest version; None while it is built on a thread, or
         when the table cannot be opened here (LanceDB then answers, or says why not)."""
         try:
-            latest = lance.dataset(uri)
+            latest = lance.dataset(self.uri)
         except (OSError, ValueError, RuntimeError):
             return None
         fragments = _fragments(latest)
@@ -237,30 +269,28 @@ class _Column:
                 reading = _unread(state, latest, fragments)
             if sum(f.count_rows() for f in reading) <= INLINE_VECTORS or wait:
                 if state is None:
-                    state = _build(latest, column, fragments)
+                    state = _build(latest, self.column, self.fields, fragments)
                 else:
-                    _catch_up(state, latest, column, fragments, reading)
+                    _catch_up(state, latest, self.column, fragments, reading)
                     if state.outgrown() and (wait or len(state.addresses) <= INLINE_VECTORS):
-                        state = _build(latest, column, fragments)
+                        state = _build(latest, self.column, self.fields, fragments)
                 self.state = state
                 self.changes += 1
                 return state
             self.building = True
             threading.Thread(
                 target=self._rebuild,
-                args=(latest, column, fragments, self.changes),
+                args=(latest, fragments, self.changes),
                 name="omnidex-vectors",
                 daemon=True,
             ).start()
             return None
 
-    def _rebuild(
-        self, dataset: Any, column: str, fragments: dict[int, _Fragment], changes: int
-    ) -> None:
+    def _rebuild(self, dataset: Any, fragments: dict[int, _Fragment], changes: int) -> None:
         try:
-            built: _State | None = _build(dataset, column, fragments)
+            built: _State | None = _build(dataset, self.column, self.fields, fragments)
         except Exception:  # LanceDB keeps answering; the next search tries again
-            log.warning("building the in-memory index of %s failed", column, exc_info=True)
+            log.warning("building the in-memory index of %s failed", self.column, exc_info=True)
             built = None
         with self.lock:
             self.building = False
@@ -304,7 +334,7 @@ def _catch_up(
             keep &= ~here | np.isin(state.addresses, live.to_numpy().astype(np.int64))
     state.remove(keep)
     if reading:
-        state.add(*_read(dataset, column, reading))
+        state.add(*_read(dataset, column, state.fields.names, reading))
     state.dataset, state.fragments = dataset, fragments
 
 
@@ -315,9 +345,12 @@ class MemoryIndexes:
         self._lock = threading.Lock()
         self._columns: dict[tuple[str, str], _Column] = {}
 
-    def _column(self, uri: str, column: str) -> _Column:
+    def _column(self, uri: str, column: str, fields: Sequence[str]) -> _Column:
         with self._lock:
-            return self._columns.setdefault((uri, column), _Column())
+            entry = self._columns.get((uri, column))
+            if entry is None:
+                entry = self._columns[(uri, column)] = _Column(uri, column, fields)
+            return entry
 
     def forget(self, uri: str) -> None:
         """Drop the indexes of a table (it was dropped)."""
@@ -325,9 +358,9 @@ class MemoryIndexes:
             for key in [k for k in self._columns if k[0] == uri]:
                 del self._columns[key]
 
-    def prepare(self, uri: str, column: str) -> None:
+    def prepare(self, uri: str, column: str, fields: Sequence[str]) -> None:
         """Build or catch up the index of ``column`` now, in this thread."""
-        self._column(uri, column).current(uri, column, wait=True)
+        self._column(uri, column, fields).current(wait=True)
 
     def search(
         self,
@@ -337,23 +370,34 @@ class MemoryIndexes:
         k: int,
         where: str | None,
         columns: Sequence[str],
+        fields: Sequence[str],
     ) -> tuple[pa.Table, list[float]] | None:
         """The ``k`` rows nearest ``vector`` by cosine that pass ``where`` (SQL for Lance), with
-        their similarities, reading ``columns``; None when LanceDB should answer instead."""
-        entry = self._column(uri, column)
-        state = entry.current(uri, column, wait=False)
-        if state is None:
-            return None
+        their similarities and ``columns``; None when LanceDB should answer instead. The
+        ``fields`` among them are held in memory (read once per row), the rest read per search."""
+        entry = self._column(uri, column, fields)
+        state = entry.current(wait=False)
+        query = _unit(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+        if state is None or len(query) != state.index.d:
+            return None  # LanceDB answers (or says what is wrong with the query)
         allowed = None
         if where is not None:  # rows keep their content while they live at an address
             matching = state.dataset.scanner(columns=[], filter=where, with_row_address=True)
             allowed = matching.to_table()["_rowaddr"].to_numpy().astype(np.int64)
-        query = _unit(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
         with entry.lock:  # a catch-up changes the index in place
             state = entry.state or state
             dataset = state.dataset
-            addresses, scores = state.search(query, k, allowed)
-        return _take(dataset, addresses, columns), [float(s) for s in scores]
+            labels, scores = state.search(query, k, allowed)
+            held = state.fetch(labels)
+            addresses = state.address_of[labels]
+        rest = [c for c in columns if c not in held.schema.names]
+        read = _take(dataset, addresses, rest) if rest else held
+        parts = [held if c in held.schema.names else read for c in columns]
+        rows = pa.Table.from_arrays(
+            [p[c] for p, c in zip(parts, columns, strict=True)],
+            schema=pa.schema([p.schema.field(c) for p, c in zip(parts, columns, strict=True)]),
+        )
+        return rows, [float(s) for s in scores]
 
 
 def _take(dataset: Any, addresses: np.ndarray, columns: Sequence[str]) -> pa.Table:
