@@ -63,6 +63,8 @@ from omnidex.types import (
 
 log = logging.getLogger(__name__)
 
+STREAM_ROWS = 64
+"""Rows an actor takes at once unless an extractor's spec asks for a larger batch."""
 POLL_S = 0.5
 """How often the driver reads the progress board while a run goes on."""
 
@@ -214,13 +216,21 @@ class RayRunner:
             dataset = dataset.map_batches(
                 ExtractorStage,
                 fn_constructor_args=(ctx, first, last),
-                batch_size=max(self.plan.batch_size(i) for i in range(first, last)),
+                batch_size=self._rows_per_call(first, last),
                 batch_format="pyarrow",
                 num_cpus=wanted.num_cpus,
                 num_gpus=wanted.num_gpus or None,
                 compute=ray.data.ActorPoolStrategy(min_size=1, max_size=wanted.concurrency),
             )
         return dataset
+
+    def _rows_per_call(self, first: int, last: int) -> int:
+        """Segments an actor of a stage takes at once: its largest extractor batch, so that each
+        extractor can fill its own, but no more than ``STREAM_ROWS`` unless the spec asks for
+        it, so that extraction starts while sources are still being segmented."""
+        span = range(first, last)
+        asked = [self.plan.resources(i).batch_size or 0 for i in span]
+        return min(max(self.plan.batch_size(i) for i in span), max(STREAM_ROWS, *asked))
 
     def _check_fits(self, ray: ModuleType, stages: list[tuple[int, int]]) -> None:
         """Refuse a pipeline the cluster cannot hold at once (one actor per stage and a segment
