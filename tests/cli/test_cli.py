@@ -145,10 +145,13 @@ def test_ingest_on_ray_gives_what_the_local_runner_gives(cli, tmp_path: Path) ->
     for name in ("local", "ray"):
         code, out = cli("collection", "create", name, "-e", "page_text@v1")
         assert code == 0, out
-    code, local = cli("ingest", str(files), "-c", "local", "--json")
-    code_ray, on_ray = cli("ingest", str(files), "-c", "ray", "--runner", "ray", "--json")
-    assert code == code_ray == 2  # the empty file failed on both
-    assert json.loads(on_ray) == json.loads(local)
+    data = tmp_path / "data"
+    local, on_ray = (
+        CliRunner().invoke(app, ["--data", str(data), "ingest", str(files), *args, "--json"])
+        for args in (["-c", "local"], ["-c", "ray", "--runner", "ray"])
+    )
+    assert local.exit_code == on_ray.exit_code == 2  # the empty file failed on both
+    assert json.loads(on_ray.stdout) == json.loads(local.stdout)
     code, out = cli("search", "harbor", "-c", "ray", "--json")
     assert code == 0 and json.loads(out)[0]["source"].endswith("ferry.txt")
 

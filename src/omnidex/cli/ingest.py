@@ -35,7 +35,9 @@ def ingest(
     ] = "local",
     address: Annotated[
         str | None,
-        typer.Option(help="Ray cluster to join (ray://host:10001); default RAY_ADDRESS or local."),
+        typer.Option(
+            help="Ray cluster: ray://host:10001, host:6379 or auto [RAY_ADDRESS, else local]."
+        ),
     ] = None,
     max_failures: Annotated[
         int | None,

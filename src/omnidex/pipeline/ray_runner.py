@@ -21,6 +21,7 @@ machines both must be on storage every node sees (see docs/deployment.md).
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import shutil
 import threading
@@ -72,9 +73,9 @@ POLL_S = 0.5
 @dataclass(frozen=True)
 class RayOptions:
     address: str | None = None
-    """A cluster to join (``ray://host:10001``, ``host:6379`` or ``auto``); None: Ray's default
-    (``RAY_ADDRESS``, else a cluster started with ``ray start`` on this machine, else a new local
-    one)."""
+    """A cluster to join: ``ray://host:10001`` (Ray Client), ``host:6379``, or ``auto`` (the one
+    started with ``ray start`` on this machine); None: ``RAY_ADDRESS`` if set, else a new local
+    cluster with every core."""
     max_failures: int | None = None
     """The error budget: how many objects may fail before the run stops; None: no limit."""
     scratch_dir: Path | None = None
@@ -97,11 +98,16 @@ def import_ray() -> ModuleType:
 def connect(address: str | None) -> ModuleType:
     """Ray, joined to the cluster at ``address`` (or started here) unless already joined."""
     ray = import_ray()
+    from ray.util.debug import log_once
+
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
+        joined = address or os.environ.get("RAY_ADDRESS") or "local"
+        ray.init(address=joined, include_dashboard=False, logging_level=logging.WARNING)
     context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
+    context.enable_progress_bars = False  # the caller shows progress (the CLI's bar, tasks)
     context.print_on_execution_start = False
+    log_once("ray_data_progress_manager_disabled")  # Ray's notice that it is off: no news here
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-run INFO lines
     return ray
 
 
