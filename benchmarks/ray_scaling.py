@@ -42,7 +42,7 @@ import omnidex
 from omnidex.pipeline.plan import DEFAULT_EXTRACTORS
 from omnidex.pipeline.ray_runner import RayOptions
 from omnidex.pipeline.steps import documents_of
-from omnidex.samples import make_pdf, make_text_image
+from omnidex.samples import make_pdf, make_slides_video, make_text_image
 from omnidex.types import IngestStatus, ObjectRecord, Segment
 
 WORDS = [
@@ -64,20 +64,6 @@ def phrase(seed: int, n: int = 6) -> str:
     return " ".join(rng.choice(WORDS, n)) + f" {seed}"
 
 
-def write_video(path: Path, seed: int, seconds_per_scene: int = 4, fps: int = 10) -> None:
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
-        for scene in range(3):
-            slide = make_text_image(phrase(seed * 10 + scene, 3).upper(), (640, 360))
-            frame = av.VideoFrame.from_image(slide)
-            for _ in range(seconds_per_scene * fps):
-                container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-
-
 def mixed_set(folder: Path, images: int, pdfs: int, texts: int, videos: int) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
@@ -94,9 +80,8 @@ def mixed_set(folder: Path, images: int, pdfs: int, texts: int, videos: int) -> 
         path.write_text(" ".join(phrase(3000 + i * 50 + s, 12) for s in range(40)))
         paths.append(path)
     for i in range(videos):
-        path = folder / f"slides{i:03d}.mp4"
-        write_video(path, 4000 + i)
-        paths.append(path)
+        slides = [phrase((4000 + i) * 10 + scene, 3).upper() for scene in range(3)]
+        paths.append(make_slides_video(folder / f"slides{i:03d}.mp4", slides))
     return paths
 
 

@@ -1,4 +1,5 @@
-"""The demo's sample set, generated at run time: images with text, a mixed PDF, text files.
+"""The demo's sample set, generated at run time: images with text, a mixed PDF, text files; and
+the media helpers tests and benchmarks build theirs with (slide videos, encrypted PDFs, bombs).
 
 Everything is drawn with Pillow's bundled font and fpdf2's core fonts, seeded, without network or
 system fonts, so two runs produce the same files. Tests build their media with the same helpers.
@@ -170,6 +171,24 @@ def make_pdf(path: Path, pages: Sequence[str], scanned_pages: Sequence[str] = ()
     for index, text in enumerate(scanned_pages):
         _add_image_page(pdf, make_scanned_page(text, seed=SEED + index))
     pdf.output(str(path))
+    return path
+
+
+def make_slides_video(
+    path: Path, slides: Sequence[str], seconds_per_slide: float = 4.0, fps: int = 10
+) -> Path:
+    """An H.264 video (640×360, no sound) showing each of ``slides`` as a text card in turn: one
+    scene per slide. Needs PyAV (the ``video`` extra)."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        for text in slides:
+            frame = av.VideoFrame.from_image(make_text_image(text, (640, 360)))
+            for _ in range(round(seconds_per_slide * fps)):
+                container.mux(stream.encode(frame))
+        container.mux(stream.encode())
     return path
 
 

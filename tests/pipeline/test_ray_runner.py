@@ -21,7 +21,7 @@ import omnidex
 from omnidex.embedded import Collection
 from omnidex.errors import ErrorBudgetExceededError, InvalidSpecError
 from omnidex.pipeline.ray_runner import RayOptions
-from omnidex.samples import build_sample_set, sample_meeting
+from omnidex.samples import build_sample_set, make_slides_video, sample_meeting
 from omnidex.store.sqlite_catalog import SqliteCatalog
 from omnidex.types import Document, IngestStatus, ObjectStatus, TaskState
 
@@ -43,12 +43,23 @@ def pipeline(tiny_embedder_path: Path) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
+def with_captions(pipeline: list[Any], tiny_phi4mm_path: Path) -> list[Any]:
+    """The pipeline with Phi-4 captions (a tiny random checkpoint) in the actors of the embedder's
+    stage: a model that loads once per actor."""
+    params = {"model_id": str(tiny_phi4mm_path), "device": "cpu", "max_new_tokens": 6}
+    resources = {"batch_size": 4, "concurrency": 2, "num_cpus": 0.5}
+    caption = {"name": "scene_caption@v1", "params": params, "resources": resources}
+    return [*pipeline[:3], caption, pipeline[3]]
+
+
+@pytest.fixture(scope="module")
 def mixed_set(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Images, PDFs (text and scanned pages), text files, a video with speech and a poisoned
     video (bytes that are no video at all)."""
     folder = tmp_path_factory.mktemp("mixed")
     files = build_sample_set(folder)
     files.append(sample_meeting(folder))
+    files.append(make_slides_video(folder / "slides.mp4", ["FERRY TIMES", "WINTER BUDGET"], 3))
     poisoned = folder / "poisoned.mp4"
     poisoned.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(4096))
     return [*files, poisoned]
@@ -72,10 +83,10 @@ def _assert_same(ours: Document, theirs: Document) -> None:
 
 @pytest.mark.usefixtures("needs_tesseract")
 def test_documents_equal_the_local_runners(
-    tmp_path: Path, pipeline: list[Any], mixed_set: list[Path]
+    tmp_path: Path, with_captions: list[Any], mixed_set: list[Path]
 ) -> None:
     db = omnidex.connect(tmp_path / "data")
-    collection = db.create_collection("mixed", extractors=pipeline)
+    collection = db.create_collection("mixed", extractors=with_captions)
     local = collection.ingest(mixed_set)
     expected = _snapshot(collection)
     for record in collection.objects():
@@ -92,6 +103,10 @@ def test_documents_equal_the_local_runners(
     assert poisoned[0].error_code == "corrupt_media"
     kinds = {d.kind for d in expected.values()}
     assert {"image", "page", "text", "scene"} <= kinds
+    pictures = [d for d in expected.values() if d.kind in ("image", "scene")]
+    assert len(pictures) == 8 + 2 + 3  # the meeting's scenes, the slides', the images
+    assert all(d.features["scene_caption@v1/caption"] for d in pictures)
+    assert len({d.object_id for d in expected.values() if d.kind == "scene"}) == 2
     actual = _snapshot(collection)
     assert actual.keys() == expected.keys()
     for doc_id, document in actual.items():
