@@ -132,6 +132,8 @@ class _Object:
 
 
 class RayRunner:
+    """Ingest into one collection on a Ray cluster; the local runner's interface and results."""
+
     def __init__(
         self,
         catalog: Catalog,
@@ -171,15 +173,12 @@ class RayRunner:
             dataset = self._dataset(ray, paths, self._context(board, run.metadata))
             for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
                 run.receive(batch.to_pylist())
-        except OmnidexError:
+        except BaseException as exc:
             run.abandon("the run stopped before this object was done")
-            raise
-        except Exception as exc:  # a worker, an actor or the cluster itself was lost
-            run.abandon("the run stopped before this object was done")
+            if isinstance(exc, OmnidexError) or not isinstance(exc, Exception):
+                raise
+            # a worker, an actor or the cluster itself was lost
             raise ClusterError(f"the Ray run failed: {type(exc).__name__}: {exc}") from exc
-        except BaseException:
-            run.abandon("the run stopped before this object was done")
-            raise
         finally:
             stop.set()
             follower.join()
