@@ -204,7 +204,8 @@ def test_filters_are_honoured_exactly(tmp_path: Path) -> None:
 def test_builds_on_a_thread_and_after_compaction(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(lance_vectors, "INLINE_VECTORS", 100)
+    monkeypatch.setattr(lance_vectors, "INLINE_BUILD_VECTORS", 100)
+    monkeypatch.setattr(lance_vectors, "INLINE_CATCH_UP_VECTORS", 100)
     store, held = filled(tmp_path, objects=3)
     query = clustered(1, 7)[0]
     assert search(store, query, 10) == exact(held, query, 10)  # LanceDB answers while it builds

@@ -12,15 +12,17 @@ Every search opens the table's latest version first. When the table moved — a 
 process, or of any other on the same URI — the index catches up before it answers, fragment by
 fragment: fragments that are gone or were rewritten (their data files changed) leave, fragments
 whose deletion file changed lose their deleted rows, new fragments are read and added. A search
-therefore never returns a deleted or replaced document. A catch-up that must read more than
-:data:`INLINE_VECTORS` vectors (a compaction, a first build of a large table) runs on a thread
-while LanceDB answers, as it does without this index; :meth:`MemoryIndexes.prepare` builds one
-now. Filters are evaluated by Lance on the same pinned version (typed metadata columns and their
-indexes included) into the set of rows the search may return; when few rows match, every list is
-scanned, which is exact over them.
+therefore never returns a deleted or replaced document. A first build over more than
+:data:`INLINE_BUILD_VECTORS` vectors, and a catch-up that must read more than
+:data:`INLINE_CATCH_UP_VECTORS` (a compaction rewrites every row, so ``optimize`` after an ingest
+means a fresh build), run on a thread while LanceDB answers, as it does without this index;
+:meth:`MemoryIndexes.prepare` builds now. Filters are evaluated by Lance on the same pinned
+version (typed metadata columns and their indexes included) into the set of rows the search may
+return; when few rows match, every list is scanned, which is exact over them.
 
-Memory: about ``4 × dim + 8`` bytes per vector (1.6 GB for 1,000,000 × 384) in every process
-that searches the column; nothing is written to disk.
+Memory: ``4 × dim + 8`` bytes per vector (1.5 GB for 1,000,000 × 384) plus the hit fields held
+beside them (document fields and metadata, not features), in every process that searches the
+column; nothing is written to disk.
 """
 
 from __future__ import annotations
@@ -40,8 +42,11 @@ log = logging.getLogger(__name__)
 
 IVF_MIN_VECTORS = 20_000
 """From this many vectors on the index is IVF-Flat; below it, exact."""
-INLINE_VECTORS = 200_000
-"""A catch-up that reads more vectors than this runs on a thread; LanceDB answers meanwhile."""
+INLINE_BUILD_VECTORS = 200_000
+"""A first build over more vectors than this runs on a thread; LanceDB answers meanwhile."""
+INLINE_CATCH_UP_VECTORS = 20_000
+"""A catch-up that reads more vectors than this (a compaction rewrites every row) is a fresh
+build on a thread; LanceDB answers meanwhile."""
 MIN_PROBES = 16
 MIN_SCANNED = 10_000
 _EXACT_BELOW = 20
@@ -267,12 +272,13 @@ class _Column:
                 reading = list(latest.get_fragments())
             else:
                 reading = _unread(state, latest, fragments)
-            if sum(f.count_rows() for f in reading) <= INLINE_VECTORS or wait:
+            limit = INLINE_BUILD_VECTORS if state is None else INLINE_CATCH_UP_VECTORS
+            if sum(f.count_rows() for f in reading) <= limit or wait:
                 if state is None:
                     state = _build(latest, self.column, self.fields, fragments)
                 else:
                     _catch_up(state, latest, self.column, fragments, reading)
-                    if state.outgrown() and (wait or len(state.addresses) <= INLINE_VECTORS):
+                    if state.outgrown() and (wait or len(state.addresses) <= INLINE_BUILD_VECTORS):
                         state = _build(latest, self.column, self.fields, fragments)
                 self.state = state
                 self.changes += 1
