@@ -280,3 +280,16 @@ def test_searches_while_another_thread_writes(tmp_path: Path) -> None:
     final = {i.split(":")[0] for q in queries for i in search(store, q, 30)}
     assert final == {"keep"}
     assert all(objects <= {"keep", *(f"tmp{r}" for r in range(8))} for objects in seen)
+
+
+def test_deleting_part_of_a_fragment(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    a, b = documents("a", clustered(30, 1)), documents("b", clustered(30, 2))
+    store.replace_objects(COL, {"a": a, "b": b})  # one write: both objects in one fragment
+    query = np.asarray(a[4].features[VECTOR], dtype=np.float32)
+    assert search(store, query, 1) == ["a:4"]
+    store.delete_object(COL, "a")  # the fragment stays, with a deletion file
+    held = {d.id: d for d in b}
+    assert search(store, query, 10) == exact(held, query, 10)
+    store.replace_objects(COL, {"b": b[:10]})
+    assert search(store, query, 30) == exact({d.id: d for d in b[:10]}, query, 30)

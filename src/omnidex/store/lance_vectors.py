@@ -268,10 +268,7 @@ class _Column:
                 return state
             if self.building and not wait:
                 return None
-            if state is None:
-                reading = list(latest.get_fragments())
-            else:
-                reading = _unread(state, latest, fragments)
+            reading = _unread(state, latest, fragments)
             limit = INLINE_BUILD_VECTORS if state is None else INLINE_CATCH_UP_VECTORS
             if sum(f.count_rows() for f in reading) <= limit or wait:
                 if state is None:
