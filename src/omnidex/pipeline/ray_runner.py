@@ -68,6 +68,10 @@ STREAM_ROWS = 64
 """Rows an actor takes at once unless an extractor's spec asks for a larger batch."""
 POLL_S = 0.5
 """How often the driver reads the progress board while a run goes on."""
+WORKER_RETRIES = 3
+"""How often a task is retried, or an actor restarted, after its worker process died (a lost
+node, an OOM kill). Ray's default is forever, which turns a file that crashes its worker every
+time into a run that never ends; past this bound the run stops with :class:`ClusterError`."""
 
 
 @dataclass(frozen=True)
@@ -215,7 +219,12 @@ class RayRunner:
         self._check_fits(ray, stages)
         items = [{"index": i, "path": str(p)} for i, p in enumerate(paths)]
         dataset = ray.data.from_items(items, override_num_blocks=len(items))
-        dataset = dataset.flat_map(segment_rows, fn_args=(ctx,), num_cpus=self.options.segment_cpus)
+        dataset = dataset.flat_map(
+            segment_rows,
+            fn_args=(ctx,),
+            num_cpus=self.options.segment_cpus,
+            max_retries=WORKER_RETRIES,
+        )
         for first, last in stages:
             wanted = self.plan.resources(first)
             dataset = dataset.map_batches(
@@ -226,6 +235,8 @@ class RayRunner:
                 num_cpus=wanted.num_cpus,
                 num_gpus=wanted.num_gpus or None,
                 compute=ray.data.ActorPoolStrategy(min_size=1, max_size=wanted.concurrency),
+                max_restarts=WORKER_RETRIES,
+                max_task_retries=WORKER_RETRIES,
             )
         return dataset
 
