@@ -111,9 +111,30 @@ def tiny_phi4mm_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[Any]:
+def crashing_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A plugin folder with ``crashing@v1``, an extractor that kills its worker process on text
+    that says "crash" (see ``tests/crashing_plugin.py``)."""
+    from .crashing_plugin import write_plugin
+
+    return write_plugin(tmp_path_factory.mktemp("crashing_plugin"))
+
+
+@pytest.fixture
+def crashing_extractor(crashing_plugin: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``crashing@v1`` registered in this process for one test; Ray's workers always see it."""
+    from omnidex.extractors import registry
+
+    monkeypatch.syspath_prepend(str(crashing_plugin))
+    registry.available.cache_clear()
+    yield "crashing@v1"
+    registry.available.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(crashing_plugin: Path) -> Iterator[Any]:
     """Ray started in this process; the runner joins it. Yields its GCS address, which other
-    processes (a driver that is killed, a second node) use to join the same cluster."""
+    processes (a driver that is killed, a second node) use to join the same cluster. Its workers
+    have the crashing plugin on their path."""
     ray = pytest.importorskip("ray", reason="the Ray runner needs Ray: pip install 'omnidex[ray]'")
     ray.init(
         address="local",
@@ -121,6 +142,7 @@ def ray_cluster() -> Iterator[Any]:
         object_store_memory=200 * 1024**2,
         include_dashboard=False,
         log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": str(crashing_plugin)}},
     )
     try:
         yield ray.get_runtime_context().gcs_address

@@ -19,7 +19,7 @@ import pytest
 
 import omnidex
 from omnidex.embedded import Collection
-from omnidex.errors import ErrorBudgetExceededError, InvalidSpecError
+from omnidex.errors import ClusterError, ErrorBudgetExceededError, InvalidSpecError
 from omnidex.pipeline.ray_runner import RayOptions
 from omnidex.samples import build_sample_set, make_slides_video, sample_meeting
 from omnidex.store.sqlite_catalog import SqliteCatalog
@@ -245,74 +245,20 @@ def test_a_killed_driver_is_resumed_without_duplicates(tmp_path: Path, ray_clust
     assert len(collection.objects(status="succeeded")) == len(paths)
 
 
-CRASHING_PLUGIN = """
-import os
-from omnidex.extractors.base import Extractor
-from omnidex.types import FeatureSpec, FeatureType
-
-
-class Crashing(Extractor):
-    \"\"\"Kills its worker on a segment that says so, as a decoder's segfault or an OOM kill.\"\"\"
-
-    name = "crashing"
-    version = 1
-    accepts = frozenset({"text"})
-
-    def features(self):
-        return [FeatureSpec(name="text", type=FeatureType.TEXT)]
-
-    def extract(self, segments):
-        if any("crash" in (s.text or "") for s in segments):
-            os._exit(1)
-        return [{"text": s.text} for s in segments]
-"""
-
-
 def test_a_file_that_kills_its_worker_every_time_ends_the_run(
-    tmp_path: Path, ray_cluster: str
+    tmp_path: Path, crashing_extractor: str
 ) -> None:
     """Ray retries lost tasks and restarts lost actors; without a bound, a file that crashes its
-    worker each time would keep the run going forever. The driver is a subprocess so that its
-    job's workers see the plugin (entry point and module on its PYTHONPATH)."""
-    plugin = tmp_path / "plugin"
-    (plugin / "crashing-0.dist-info").mkdir(parents=True)
-    (plugin / "crashing.py").write_text(CRASHING_PLUGIN)
-    (plugin / "crashing-0.dist-info" / "METADATA").write_text("Name: crashing\nVersion: 0\n")
-    (plugin / "crashing-0.dist-info" / "entry_points.txt").write_text(
-        "[omnidex.extractors]\ncrashing@v1 = crashing:Crashing\n"
-    )
+    worker each time would keep the run going forever."""
     paths = _texts(tmp_path / "in", 3)
     paths[1].write_text("this one will crash its worker")
-    data = tmp_path / "data"
-    script = textwrap.dedent(
-        f"""
-        import json, ray, omnidex
-        from omnidex.errors import OmnidexError
-        ray.init(
-            address={ray_cluster!r},
-            log_to_driver=False,
-            runtime_env={{"env_vars": {{"PYTHONPATH": {str(plugin)!r}}}}},
-        )
-        collection = omnidex.connect({str(data)!r}).create_collection("c", ["crashing@v1"])
-        try:
-            collection.ingest({[str(p) for p in paths]!r}, runner="ray")
-        except OmnidexError as exc:
-            statuses = {{o.source: o.status for o in collection.objects()}}
-            ended = {{"code": exc.code, "message": str(exc), "statuses": statuses}}
-            print("ended:", json.dumps(ended))
-        """
-    )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin), *sys.path])}
-    driver = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240
-    )
+    collection = omnidex.connect(tmp_path / "data").create_collection("c", [crashing_extractor])
 
-    assert driver.returncode == 0, driver.stderr[-2000:]
-    (line,) = [x for x in driver.stdout.splitlines() if x.startswith("ended: ")]  # not raylet's
-    error = json.loads(line.removeprefix("ended: "))
-    assert error["code"] == "cluster_error"
-    assert "the Ray run failed" in error["message"] and "died" in error["message"]
-    assert error["statuses"][str(paths[1])] == "failed"
+    with pytest.raises(ClusterError, match=r"the Ray run failed: (?s:.*)died"):
+        collection.ingest(paths, runner="ray")
+
+    statuses = {o.source: o.status for o in collection.objects()}
+    assert statuses[str(paths[1])] is ObjectStatus.FAILED
 
 
 def test_unknown_runner_is_a_clear_error(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ several tasks in one run, a bad file failing alone."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,22 +20,30 @@ FILES = {
 }
 
 
-def test_queued_uploads_are_ingested_on_ray_in_one_batch(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    # a server without workers queues the uploads; the next one, on Ray, takes them together
-    server, thread, url = start_server(home, workers=0, dev=True)
+def _queue(
+    home: Path, spec: dict[str, Any], files: dict[str, bytes], **config: Any
+) -> dict[str, str]:
+    """Task ids by file name: the files uploaded to a server without workers, which queues them
+    for the next server to take."""
+    server, thread, url = start_server(home, workers=0, dev=True, **config)
     tasks = {}
     try:
         with Running(url, home, "", "").client() as http:
-            spec = {"name": "docs", "extractors": ["page_text@v1"]}
             assert http.post("/v1/collections", json=spec).status_code == 201
-            for name, content in FILES.items():
-                answer = http.post("/v1/collections/docs/objects", files={"file": (name, content)})
+            for name, content in files.items():
+                path = f"/v1/collections/{spec['name']}/objects"
+                answer = http.post(path, files={"file": (name, content)})
                 assert answer.status_code == 202, answer.text
                 tasks[name] = answer.json()["id"]
     finally:
         server.should_exit = True
         thread.join(30)
+    return tasks
+
+
+def test_queued_uploads_are_ingested_on_ray_in_one_batch(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    tasks = _queue(home, {"name": "docs", "extractors": ["page_text@v1"]}, FILES)
 
     server, thread, url = start_server(home, workers=1, dev=True, runner="ray", ray_batch=10)
     running = Running(url, home, "", "")
@@ -51,6 +60,34 @@ def test_queued_uploads_are_ingested_on_ray_in_one_batch(tmp_path: Path) -> None
             assert hits[0]["object_id"] == done["ferry.txt"]["object_id"]
             objects = http.get("/v1/collections/docs/objects").json()
             assert len(objects) == len(FILES)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def test_after_the_cluster_failed_each_task_is_retried_alone(
+    tmp_path: Path, crashing_extractor: str
+) -> None:
+    """A file that kills its worker every time ends its batch's run with ``cluster_error``; the
+    retries then run one task each, so the good files succeed and only that one fails."""
+    home = tmp_path / "home"
+    files = {
+        "ferry.txt": FILES["ferry.txt"],
+        "bad.txt": b"crash",
+        "budget.txt": FILES["budget.txt"],
+    }
+    spec = {"name": "notes", "extractors": [crashing_extractor]}
+    tasks = _queue(home, spec, files, max_attempts=2)
+
+    server, thread, url = start_server(home, workers=1, dev=True, runner="ray", ray_batch=10)
+    running = Running(url, home, "", "")
+    try:
+        done = {name: running.wait_task("", task_id, 240) for name, task_id in tasks.items()}
+        bad = done.pop("bad.txt")
+        assert bad["state"] == "failed" and bad["error_code"] == "cluster_error", bad
+        assert bad["attempts"] == 2
+        for task in done.values():
+            assert task["state"] == "succeeded" and task["attempts"] == 2, task
     finally:
         server.should_exit = True
         thread.join(30)

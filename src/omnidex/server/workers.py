@@ -9,7 +9,8 @@ A task that reaches a final state tells the namespace's webhooks (:mod:`omnidex.
 Ingests into one collection run one at a time (its LanceDB table has one writer). With
 ``runner: ray`` a worker claims every due task (up to ``ray_batch``) and hands them to a Ray
 cluster in one run (:mod:`omnidex.pipeline.ray_runner`), so that the cluster's actors start and
-load their models once per batch rather than once per file.
+load their models once per batch rather than once per file; a task retried after the cluster
+failed under it runs alone.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from omnidex.embedded import Runner
-from omnidex.errors import OmnidexError
+from omnidex.errors import ClusterError, OmnidexError
 from omnidex.pipeline.ray_runner import RayOptions
 from omnidex.server.state import ServerState
 from omnidex.server.uploads import move_into
@@ -113,7 +114,7 @@ class Workers:
         )
         heartbeat.start()
         try:
-            ready: dict[tuple[str, str], list[tuple[TaskRecord, Path]]] = defaultdict(list)
+            ready: dict[tuple[str, str, str], list[tuple[TaskRecord, Path]]] = defaultdict(list)
             for task in tasks:
                 try:
                     path = self._input(task)
@@ -122,12 +123,19 @@ class Workers:
                     continue
                 metadata = task.payload.get("metadata") or {}
                 key = (task.collection_id, json.dumps(metadata, sort_keys=True, default=str))
-                ready[key].append((task, path))
-            for (collection_id, _), group in ready.items():
+                ready[(*key, self._alone(task))].append((task, path))
+            for (collection_id, _, _), group in ready.items():
                 self._ingest(worker, collection_id, group)
         finally:
             beat.set()
             heartbeat.join()
+
+    @staticmethod
+    def _alone(task: TaskRecord) -> str:
+        """The task's id if it must run in a batch of its own, else "": after the cluster failed
+        under it, so that a file that kills its worker every time fails by itself instead of
+        taking its whole batch down at each attempt."""
+        return task.id if task.error_code == ClusterError.code else ""
 
     def _failed(self, worker: str, task: TaskRecord, exc: Exception) -> None:
         if isinstance(exc, OmnidexError):
