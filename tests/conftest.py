@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -136,13 +137,14 @@ def ray_cluster(crashing_plugin: Path) -> Iterator[Any]:
     processes (a driver that is killed, a second node) use to join the same cluster. Its workers
     have the crashing plugin on their path."""
     ray = pytest.importorskip("ray", reason="the Ray runner needs Ray: pip install 'omnidex[ray]'")
+    path = os.pathsep.join(filter(None, [str(crashing_plugin), os.environ.get("PYTHONPATH")]))
     ray.init(
         address="local",
         num_cpus=2,
         object_store_memory=200 * 1024**2,
         include_dashboard=False,
         log_to_driver=False,
-        runtime_env={"env_vars": {"PYTHONPATH": str(crashing_plugin)}},
+        runtime_env={"env_vars": {"PYTHONPATH": path}},
     )
     try:
         yield ray.get_runtime_context().gcs_address
