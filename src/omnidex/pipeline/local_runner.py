@@ -10,7 +10,6 @@ converges to the same documents. One bad object fails alone; the others land.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -19,26 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from omnidex.config import Settings
-from omnidex.errors import OmnidexError, StoreError
+from omnidex.errors import OmnidexError
 from omnidex.media.kinds import detect_kind
+from omnidex.pipeline.ledger import Ledger, unchanged
 from omnidex.pipeline.plan import Plan
-from omnidex.pipeline.steps import documents_of, extract, failed, is_current, object_id_for
+from omnidex.pipeline.steps import extract, failed, is_current, object_id_for
 from omnidex.segment.objects import segment_object
 from omnidex.sources.local import sha256_file
 from omnidex.store.catalog import Catalog
 from omnidex.store.documents import DocumentStore
 from omnidex.types import (
     CollectionInfo,
-    Document,
     IngestResult,
     IngestStatus,
     ObjectRecord,
-    ObjectStatus,
     Segment,
-    TaskState,
 )
-
-log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[IngestResult], None]
 
@@ -73,6 +68,7 @@ class LocalRunner:
         self.collection = collection
         self.plan = plan
         self.settings = settings
+        self.ledger = Ledger(catalog, documents, collection, plan.extractor_refs)
 
     def ingest(
         self,
@@ -102,11 +98,11 @@ class LocalRunner:
                 continue
             group.append(job_or_result)
             if sum(len(j.segments) for j in group) >= self.settings.ingest_batch_segments:
-                for job in self._process(group):
-                    finish(job.index, self._result(job))
+                for done in self._process(group):
+                    finish(*done)
                 group = []
-        for job in self._process(group):
-            finish(job.index, self._result(job))
+        for done in self._process(group):
+            finish(*done)
         if any(r and r.status is IngestStatus.INGESTED for r in results):
             self.documents.optimize(self.collection.id)
         return [r for r in results if r is not None]
@@ -130,33 +126,19 @@ class LocalRunner:
         sha256 = sha256_file(path)
         object_id = object_id_for(sha256)
         existing = self.catalog.get_object(self.collection.id, object_id)
-        if existing is not None and is_current(existing, self.collection, metadata):
-            unchanged = IngestResult(
-                source=source,
-                status=IngestStatus.UNCHANGED,
-                object_id=object_id,
-                documents=existing.document_count,
-            )
-            return index, unchanged
-        record = self.catalog.put_object(
-            ObjectRecord(
-                id=object_id,
-                collection_id=self.collection.id,
-                sha256=sha256,
-                source=existing.source if existing else source,
-                size=path.stat().st_size,
-                kind=kind,
-                metadata=metadata,
-                status=ObjectStatus.PROCESSING,
-                document_count=existing.document_count if existing else 0,
-            )
+        if is_current(existing, self.collection, metadata):
+            return index, unchanged(source, existing, object_id)
+        new = ObjectRecord(
+            id=object_id,
+            collection_id=self.collection.id,
+            sha256=sha256,
+            source=source,
+            size=path.stat().st_size,
+            kind=kind,
+            metadata=metadata,
         )
-        owns_task = task_id is None
-        if task_id is None:
-            task_id = self.catalog.create_task(self.collection.id, object_id).id
-            self.catalog.update_task(task_id, state=TaskState.RUNNING, attempt=True)
-        self.catalog.update_task(task_id, stage="segment", object_id=object_id)
-        job = _Job(index, path, record, task_id, owns_task)
+        record, started = self.ledger.start(existing, new, task_id, stage="segment")
+        job = _Job(index, path, record, started, owns_task=task_id is None)
         if kind in ("video", "audio"):
             job.workdir = Path(tempfile.mkdtemp(prefix="omnidex-ingest-"))
         try:
@@ -177,7 +159,8 @@ class LocalRunner:
 
     # --- extracting and writing a group -----------------------------------------------------
 
-    def _process(self, group: list[_Job]) -> list[_Job]:
+    def _process(self, group: list[_Job]) -> list[tuple[int, IngestResult]]:
+        """Extract, write and settle a group of objects; their results by source index."""
         live = [job for job in group if job.error is None]
         steps = len(self.plan.extractors) + 1
         for step, extractor in enumerate(self.plan.extractors):
@@ -185,17 +168,10 @@ class LocalRunner:
             self._extract(step, live)
             live = [job for job in live if job.error is None]
         self._stage(live, "write", (steps - 1) / steps)
-        try:
-            if live:
-                documents = {job.record.id: self._documents(job) for job in live}
-                self.documents.replace_objects(self.collection.id, documents)
-        except Exception as exc:
-            error = exc if isinstance(exc, OmnidexError) else StoreError(f"write failed: {exc}")
+        if error := self.ledger.write([(job.record, job.segments) for job in live]):
             for job in live:
                 job.error = error
-        for job in group:
-            self._settle(job)
-        return group
+        return [(job.index, self._settle(job)) for job in group]
 
     def _extract(self, index: int, jobs: list[_Job]) -> None:
         """Run extractor ``index`` over the accepted segments of all jobs, loading it first."""
@@ -213,43 +189,16 @@ class LocalRunner:
         for job, error in errors.items():
             job.error = error
 
-    def _documents(self, job: _Job) -> list[Document]:
-        return documents_of(self.collection, self.plan.extractor_refs, job.record, job.segments)
-
     def _stage(self, jobs: list[_Job], stage: str, progress: float) -> None:
         for job in jobs:
             self.catalog.update_task(job.task_id, stage=stage, progress=progress)
 
-    def _settle(self, job: _Job) -> None:
-        """Record the outcome: the object's status, then its task's."""
-        cid, oid = self.collection.id, job.record.id
-        if job.error is None:
-            count = len(job.segments)
-            self.catalog.set_object_status(
-                cid,
-                oid,
-                ObjectStatus.SUCCEEDED,
-                document_count=count,
-                spec_version=self.collection.spec_version,
-            )
-            if job.owns_task:
-                self.catalog.update_task(job.task_id, state=TaskState.SUCCEEDED, progress=1.0)
-            job.record = job.record.model_copy(update={"document_count": count})
-        else:
-            log.warning("ingest of %s failed: %s", job.path, job.error)
-            self.catalog.set_object_status(cid, oid, ObjectStatus.FAILED, error=str(job.error))
-            if job.owns_task:
-                self.catalog.update_task(job.task_id, state=TaskState.FAILED, error=str(job.error))
-        job.segments = []  # release pixels and text as soon as the group is done
+    def _settle(self, job: _Job) -> IngestResult:
+        """Record the outcome, then release the object's pixels, text and scratch space."""
+        result = self.ledger.settle(
+            str(job.path), job.record, job.task_id, job.owns_task, len(job.segments), job.error
+        )
+        job.segments = []
         if job.workdir is not None:
             shutil.rmtree(job.workdir, ignore_errors=True)
-
-    def _result(self, job: _Job) -> IngestResult:
-        if job.error is not None:
-            return failed(str(job.path), job.error, job.record.id)
-        return IngestResult(
-            source=str(job.path),
-            status=IngestStatus.INGESTED,
-            object_id=job.record.id,
-            documents=job.record.document_count,
-        )
+        return result

@@ -38,8 +38,8 @@ from omnidex.errors import (
     InvalidSpecError,
     MissingDependencyError,
     OmnidexError,
-    StoreError,
 )
+from omnidex.pipeline.ledger import Ledger, unchanged
 from omnidex.pipeline.local_runner import ProgressCallback
 from omnidex.pipeline.plan import Plan
 from omnidex.pipeline.ray_stages import (
@@ -49,7 +49,7 @@ from omnidex.pipeline.ray_stages import (
     StageContext,
     segment_rows,
 )
-from omnidex.pipeline.steps import documents_of, failed, is_current
+from omnidex.pipeline.steps import failed, is_current
 from omnidex.store.catalog import Catalog
 from omnidex.store.documents import DocumentStore
 from omnidex.types import (
@@ -59,10 +59,7 @@ from omnidex.types import (
     ObjectRecord,
     ObjectStatus,
     Segment,
-    TaskState,
 )
-
-log = logging.getLogger(__name__)
 
 STREAM_ROWS = 64
 """Rows an actor takes at once unless an extractor's spec asks for a larger batch."""
@@ -310,6 +307,7 @@ class _Run:
         self.failures = 0
         self.lock = threading.Lock()
         refs = runner.plan.extractor_refs
+        self.ledger = Ledger(runner.catalog, runner.documents, runner.collection, refs)
         self.stage_progress = {f"extract:{ref}": i / (len(refs) + 1) for i, ref in enumerate(refs)}
 
     # --- progress posted by the workers -----------------------------------------------------
@@ -343,27 +341,19 @@ class _Run:
         """The object of source ``index``: recorded as processing with a running task, once."""
         if (job := self.objects.get(index)) is not None:
             return job
-        runner, collection = self.runner, self.runner.collection
-        source = str(self.paths[index])
-        existing = runner.catalog.get_object(collection.id, identity["object_id"])
-        record = runner.catalog.put_object(
-            ObjectRecord(
-                id=identity["object_id"],
-                collection_id=collection.id,
-                sha256=identity["sha256"],
-                source=existing.source if existing else source,
-                size=identity["size"],
-                kind=identity["kind"],
-                metadata=self.metadata,
-                status=ObjectStatus.PROCESSING,
-                document_count=existing.document_count if existing else 0,
-            )
+        collection = self.runner.collection
+        existing = self.runner.catalog.get_object(collection.id, identity["object_id"])
+        new = ObjectRecord(
+            id=identity["object_id"],
+            collection_id=collection.id,
+            sha256=identity["sha256"],
+            source=str(self.paths[index]),
+            size=identity["size"],
+            kind=identity["kind"],
+            metadata=self.metadata,
         )
         given = self.task_ids[index] if self.task_ids is not None else None
-        task_id = given or runner.catalog.create_task(collection.id, record.id).id
-        if given is None:
-            runner.catalog.update_task(task_id, state=TaskState.RUNNING, attempt=True)
-        runner.catalog.update_task(task_id, object_id=record.id)
+        record, task_id = self.ledger.start(existing, new, given)
         job = _Object(index, record, task_id, given is None, identity.get("workdir", ""))
         self.objects[index] = self.by_id[record.id] = job
         return job
@@ -408,62 +398,21 @@ class _Run:
 
     def _unchanged(self, index: int, object_id: str) -> IngestResult:
         existing = self.runner.catalog.get_object(self.runner.collection.id, object_id)
-        return IngestResult(
-            source=str(self.paths[index]),
-            status=IngestStatus.UNCHANGED,
-            object_id=object_id,
-            documents=existing.document_count if existing else 0,
-        )
+        return unchanged(str(self.paths[index]), existing, object_id)
 
     def _write(self, jobs: list[_Object]) -> None:
         """One atomic upsert for all objects completed by a batch (each one whole)."""
-        if not jobs:
-            return
-        runner = self.runner
-        try:
-            runner.documents.replace_objects(
-                runner.collection.id,
-                {
-                    job.record.id: documents_of(
-                        runner.collection,
-                        runner.plan.extractor_refs,
-                        job.record,
-                        [job.segments[seq] for seq in sorted(job.segments)],
-                    )
-                    for job in jobs
-                },
-            )
-        except Exception as exc:
-            error = exc if isinstance(exc, OmnidexError) else StoreError(f"write failed: {exc}")
+        objects = [(job.record, [job.segments[s] for s in sorted(job.segments)]) for job in jobs]
+        if error := self.ledger.write(objects):
             for job in jobs:
                 job.error = error
 
     def _settle(self, job: _Object) -> None:
-        catalog, cid = self.runner.catalog, self.runner.collection.id
+        """Record the outcome, then release the object's segments and scratch space."""
         source = str(self.paths[job.index])
-        if job.error is None:
-            count = len(job.segments)
-            catalog.set_object_status(
-                cid,
-                job.record.id,
-                ObjectStatus.SUCCEEDED,
-                document_count=count,
-                spec_version=self.runner.collection.spec_version,
-            )
-            if job.owns_task:
-                catalog.update_task(job.task_id, state=TaskState.SUCCEEDED, progress=1.0)
-            result = IngestResult(
-                source=source,
-                status=IngestStatus.INGESTED,
-                object_id=job.record.id,
-                documents=count,
-            )
-        else:
-            log.warning("ingest of %s failed: %s", source, job.error)
-            catalog.set_object_status(cid, job.record.id, ObjectStatus.FAILED, error=str(job.error))
-            if job.owns_task:
-                catalog.update_task(job.task_id, state=TaskState.FAILED, error=str(job.error))
-            result = failed(source, job.error, job.record.id)
+        result = self.ledger.settle(
+            source, job.record, job.task_id, job.owns_task, len(job.segments), job.error
+        )
         job.segments = {}
         if job.workdir:
             shutil.rmtree(job.workdir, ignore_errors=True)
