@@ -1,4 +1,4 @@
-"""Saved retrievers in the SQLite catalog: one row per version of each retriever of a namespace.
+"""Saved retrievers in the SQL catalog: one row per version of each retriever of a namespace.
 
 Saving a spec that differs from the latest version adds a version; saving the same spec again
 changes nothing. Old versions stay readable by number.
@@ -6,33 +6,22 @@ changes nothing. Old versions stay readable by number.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from datetime import datetime
+from typing import Any
 
 from omnidex.errors import NotFoundError
-from omnidex.store.sqlite_rows import CatalogRows, now_iso
+from omnidex.store.sql_rows import CatalogRows, Connection, as_time, now_iso
 from omnidex.types import RetrieverInfo, RetrieverSpec
-
-RETRIEVERS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS retrievers (
-    namespace TEXT NOT NULL REFERENCES namespaces(name) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    spec TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (namespace, name, version)
-)
-"""
 
 
 class RetrieverRows(CatalogRows):
-    """The retriever half of ``SqliteCatalog``; it lends its connection and transactions."""
+    """The retriever half of the SQL catalog; it lends its connections and transactions."""
 
     def save_retriever(self, namespace: str, spec: RetrieverSpec) -> RetrieverInfo:
         text = spec.model_dump_json()
         with self._write() as conn:
             self._require_namespace(conn, namespace)
+            self._serialize(conn, f"retriever/{namespace}/{spec.name}")
             latest = _versions(conn, namespace, spec.name, newest_first=True)
             row = next(latest, None)
             if row is None or row["spec"] != text:
@@ -45,14 +34,16 @@ class RetrieverRows(CatalogRows):
             return self._retriever(conn, namespace, spec.name, None)
 
     def get_retriever(self, namespace: str, name: str, version: int | None = None) -> RetrieverInfo:
-        return self._retriever(self._connection(), namespace, name, version)
+        with self._read() as conn:
+            return self._retriever(conn, namespace, name, version)
 
     def list_retrievers(self, namespace: str) -> list[RetrieverInfo]:
-        rows = self._connection().execute(
-            "SELECT DISTINCT name FROM retrievers WHERE namespace = ? ORDER BY name", (namespace,)
-        )
-        conn = self._connection()
-        return [self._retriever(conn, namespace, row["name"], None) for row in rows.fetchall()]
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT name FROM retrievers WHERE namespace = ? ORDER BY name",
+                (namespace,),
+            ).fetchall()
+            return [self._retriever(conn, namespace, row["name"], None) for row in rows]
 
     def delete_retriever(self, namespace: str, name: str) -> None:
         with self._write() as conn:
@@ -62,7 +53,7 @@ class RetrieverRows(CatalogRows):
             )
 
     def _retriever(
-        self, conn: sqlite3.Connection, namespace: str, name: str, version: int | None
+        self, conn: Connection, namespace: str, name: str, version: int | None
     ) -> RetrieverInfo:
         rows = list(_versions(conn, namespace, name, newest_first=False))
         chosen = rows[-1] if rows and version is None else None
@@ -79,14 +70,12 @@ class RetrieverRows(CatalogRows):
             name=name,
             version=chosen["version"],
             spec=RetrieverSpec.model_validate_json(chosen["spec"]),
-            created_at=datetime.fromisoformat(rows[0]["created_at"]),
-            updated_at=datetime.fromisoformat(chosen["created_at"]),
+            created_at=as_time(rows[0]["created_at"]),
+            updated_at=as_time(chosen["created_at"]),
         )
 
 
-def _versions(
-    conn: sqlite3.Connection, namespace: str, name: str, *, newest_first: bool
-) -> Iterator[sqlite3.Row]:
+def _versions(conn: Connection, namespace: str, name: str, *, newest_first: bool) -> Iterator[Any]:
     order = "DESC" if newest_first else "ASC"
     yield from conn.execute(
         f"SELECT * FROM retrievers WHERE namespace = ? AND name = ? ORDER BY version {order}",

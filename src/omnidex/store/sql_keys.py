@@ -1,4 +1,4 @@
-"""API keys in the SQLite catalog: one row per key, holding its public id and hash, never the key.
+"""API keys in the SQL catalog: one row per key, holding its public id and hash, never the key.
 
 A revoked key keeps its row (listings show when it was revoked) but is never found by its hash
 again. ``last_used_at`` is written at most once a minute per key, so recording each request's use
@@ -7,33 +7,20 @@ costs a read, not a synchronous write.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from omnidex.errors import AlreadyExistsError, InvalidSpecError, NotFoundError
 from omnidex.store.api_keys import check_stored_key
-from omnidex.store.sqlite_rows import CatalogRows
+from omnidex.store.sql_rows import CatalogRows, Connection, as_time
 from omnidex.types import ApiKeyInfo, KeyRole
 
-API_KEYS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    id TEXT PRIMARY KEY,
-    namespace TEXT NOT NULL REFERENCES namespaces(name) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('read', 'write')),
-    key_hash TEXT NOT NULL UNIQUE,
-    created_at TEXT NOT NULL,
-    last_used_at TEXT,
-    revoked_at TEXT
-);
-CREATE INDEX IF NOT EXISTS api_keys_by_namespace ON api_keys (namespace)
-"""
 TOUCH_INTERVAL = timedelta(minutes=1)
 _MAX_NAME = 64
 
 
 class ApiKeyRows(CatalogRows):
-    """The API key half of ``SqliteCatalog``; it lends its connection and transactions."""
+    """The API key half of the SQL catalog; it lends its connections and transactions."""
 
     def create_api_key(
         self, namespace: str, name: str, role: KeyRole, key_hash: str, key_id: str
@@ -48,27 +35,25 @@ class ApiKeyRows(CatalogRows):
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     (key_id, namespace, name, KeyRole(role).value, key_hash, _now().isoformat()),
                 )
-            except sqlite3.IntegrityError:
+            except self.integrity_errors:
                 raise AlreadyExistsError(
                     f"API key {key_id!r} already exists", namespace=namespace, key_id=key_id
                 ) from None
             return self._api_key(conn, key_id, None)
 
     def find_api_key(self, key_hash: str) -> ApiKeyInfo | None:
-        row = (
-            self._connection()
-            .execute(
+        with self._read() as conn:
+            row = conn.execute(
                 "SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,)
-            )
-            .fetchone()
-        )
+            ).fetchone()
         return None if row is None else _api_key_info(row)
 
     def list_api_keys(self, namespace: str | None = None) -> list[ApiKeyInfo]:
-        rows = self._connection().execute(
-            "SELECT * FROM api_keys WHERE (? IS NULL OR namespace = ?) ORDER BY rowid",
-            (namespace, namespace),
-        )
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM api_keys WHERE (? IS NULL OR namespace = ?) ORDER BY rowid",
+                (namespace, namespace),
+            ).fetchall()
         return [_api_key_info(row) for row in rows]
 
     def revoke_api_key(self, key_id: str, namespace: str | None = None) -> ApiKeyInfo:
@@ -81,7 +66,8 @@ class ApiKeyRows(CatalogRows):
             return self._api_key(conn, key_id, namespace)
 
     def touch_api_key(self, key_id: str) -> None:
-        last_used = self._api_key(self._connection(), key_id, None).last_used_at
+        with self._read() as conn:
+            last_used = self._api_key(conn, key_id, None).last_used_at
         now = _now()
         if last_used is not None and now - last_used < TOUCH_INTERVAL:
             return
@@ -90,7 +76,7 @@ class ApiKeyRows(CatalogRows):
                 "UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now.isoformat(), key_id)
             )
 
-    def _api_key(self, conn: sqlite3.Connection, key_id: str, namespace: str | None) -> ApiKeyInfo:
+    def _api_key(self, conn: Connection, key_id: str, namespace: str | None) -> ApiKeyInfo:
         row = conn.execute(
             "SELECT * FROM api_keys WHERE id = ? AND (? IS NULL OR namespace = ?)",
             (key_id, namespace, namespace),
@@ -116,17 +102,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+def _time(value: str | datetime | None) -> datetime | None:
+    return None if value is None else as_time(value)
 
 
-def _api_key_info(row: sqlite3.Row) -> ApiKeyInfo:
+def _api_key_info(row: Any) -> ApiKeyInfo:
     return ApiKeyInfo(
         id=row["id"],
         namespace=row["namespace"],
         name=row["name"],
         role=KeyRole(row["role"]),
-        created_at=datetime.fromisoformat(row["created_at"]),
+        created_at=as_time(row["created_at"]),
         last_used_at=_time(row["last_used_at"]),
         revoked_at=_time(row["revoked_at"]),
     )

@@ -1,8 +1,8 @@
-"""Webhooks in the SQLite catalog: the registered webhooks and the durable outbox of deliveries.
+"""Webhooks in the SQL catalog: the registered webhooks and the durable outbox of deliveries.
 
 A webhook keeps its signing secret as given, not a hash of it: the server needs the secret itself
 to sign every delivery (HMAC), so unlike an API key it cannot be stored one-way. Whoever can read
-the catalog file can read the secrets; they are never returned by a listing.
+the catalog (its file, or its database) can read the secrets; they are never returned by a listing.
 
 An event is queued as one delivery per webhook of its namespace that listens to its type, in one
 transaction, with the event's JSON body fixed then, so every attempt sends the same bytes and the
@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from omnidex.errors import InvalidSpecError, NotFoundError
-from omnidex.store.sqlite_rows import CatalogRows, now_iso
+from omnidex.store.sql_rows import CatalogRows, Connection, as_json, as_time, now_iso
 from omnidex.types import (
     DeliveryState,
     WebhookDelivery,
@@ -30,42 +30,13 @@ from omnidex.types import (
     WebhookInfo,
 )
 
-WEBHOOKS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS webhooks (
-    id TEXT PRIMARY KEY,
-    namespace TEXT NOT NULL REFERENCES namespaces(name) ON DELETE CASCADE,
-    url TEXT NOT NULL,
-    events TEXT NOT NULL,
-    secret TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS webhooks_by_namespace ON webhooks (namespace);
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
-    id TEXT PRIMARY KEY,
-    webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
-    event_id TEXT NOT NULL,
-    event TEXT NOT NULL,
-    body TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
-    attempts INTEGER NOT NULL,
-    last_status INTEGER,
-    last_error TEXT,
-    due_at REAL NOT NULL,
-    lease_owner TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (state, due_at);
-CREATE INDEX IF NOT EXISTS webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id)
-"""
-"""Tables of schema version 5."""
 _DELIVERIES = (
     "SELECT d.*, w.url, w.secret FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
 )
 
 
 class WebhookRows(CatalogRows):
-    """The webhook half of ``SqliteCatalog``; it lends its connection and transactions."""
+    """The webhook half of the SQL catalog; it lends its connections and transactions."""
 
     # --- webhooks ---------------------------------------------------------------------------
 
@@ -90,13 +61,15 @@ class WebhookRows(CatalogRows):
             return self._webhook(conn, webhook_id, None)
 
     def get_webhook(self, webhook_id: str, namespace: str | None = None) -> WebhookInfo:
-        return self._webhook(self._connection(), webhook_id, namespace)
+        with self._read() as conn:
+            return self._webhook(conn, webhook_id, namespace)
 
     def list_webhooks(self, namespace: str | None = None) -> list[WebhookInfo]:
-        rows = self._connection().execute(
-            "SELECT * FROM webhooks WHERE (? IS NULL OR namespace = ?) ORDER BY rowid",
-            (namespace, namespace),
-        )
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM webhooks WHERE (? IS NULL OR namespace = ?) ORDER BY rowid",
+                (namespace, namespace),
+            ).fetchall()
         return [_webhook_info(row) for row in rows]
 
     def delete_webhook(self, webhook_id: str, namespace: str | None = None) -> None:
@@ -104,9 +77,7 @@ class WebhookRows(CatalogRows):
             self._webhook(conn, webhook_id, namespace)
             conn.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
 
-    def _webhook(
-        self, conn: sqlite3.Connection, webhook_id: str, namespace: str | None
-    ) -> WebhookInfo:
+    def _webhook(self, conn: Connection, webhook_id: str, namespace: str | None) -> WebhookInfo:
         row = conn.execute(
             "SELECT * FROM webhooks WHERE id = ? AND (? IS NULL OR namespace = ?)",
             (webhook_id, namespace, namespace),
@@ -127,11 +98,14 @@ class WebhookRows(CatalogRows):
         type; how many were queued."""
         body, now = event.model_dump_json(), now_iso()
         with self._write() as conn:
-            rows = conn.execute(
-                "SELECT id FROM webhooks WHERE namespace = ? AND EXISTS"
-                " (SELECT 1 FROM json_each(webhooks.events) WHERE value = ?) ORDER BY rowid",
-                (event.namespace, event.type.value),
-            ).fetchall()
+            rows = [
+                row
+                for row in conn.execute(
+                    "SELECT id, events FROM webhooks WHERE namespace = ? ORDER BY rowid",
+                    (event.namespace,),
+                ).fetchall()
+                if event.type.value in as_json(row["events"])
+            ]
             for row in rows:
                 conn.execute(
                     "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, body, state,"
@@ -157,7 +131,7 @@ class WebhookRows(CatalogRows):
         with self._write() as conn:
             row = conn.execute(
                 "SELECT id FROM webhook_deliveries WHERE state = 'pending' AND due_at <= ?"
-                " ORDER BY due_at, rowid LIMIT 1",
+                " ORDER BY due_at, rowid LIMIT 1" + self.skip_locked,
                 (now,),
             ).fetchone()
             if row is None:
@@ -203,11 +177,12 @@ class WebhookRows(CatalogRows):
         self, webhook_id: str, state: DeliveryState | None = None, limit: int = 100
     ) -> list[WebhookDelivery]:
         value = None if state is None else DeliveryState(state).value
-        rows = self._connection().execute(
-            f"{_DELIVERIES} WHERE d.webhook_id = ? AND (? IS NULL OR d.state = ?)"
-            " ORDER BY d.rowid DESC LIMIT ?",
-            (webhook_id, value, value, limit),
-        )
+        with self._read() as conn:
+            rows = conn.execute(
+                f"{_DELIVERIES} WHERE d.webhook_id = ? AND (? IS NULL OR d.state = ?)"
+                " ORDER BY d.rowid DESC LIMIT ?",
+                (webhook_id, value, value, limit),
+            ).fetchall()
         return [_delivery(row) for row in rows]
 
     def prune_webhook_deliveries(self, before: datetime) -> int:
@@ -219,17 +194,17 @@ class WebhookRows(CatalogRows):
             ).rowcount
 
 
-def _webhook_info(row: sqlite3.Row) -> WebhookInfo:
+def _webhook_info(row: Any) -> WebhookInfo:
     return WebhookInfo(
         id=row["id"],
         namespace=row["namespace"],
         url=row["url"],
-        events=json.loads(row["events"]),
-        created_at=datetime.fromisoformat(row["created_at"]),
+        events=as_json(row["events"]),
+        created_at=as_time(row["created_at"]),
     )
 
 
-def _delivery(row: sqlite3.Row) -> WebhookDelivery:
+def _delivery(row: Any) -> WebhookDelivery:
     return WebhookDelivery(
         id=row["id"],
         webhook_id=row["webhook_id"],
@@ -239,8 +214,8 @@ def _delivery(row: sqlite3.Row) -> WebhookDelivery:
         attempts=row["attempts"],
         last_status=row["last_status"],
         last_error=row["last_error"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        updated_at=datetime.fromisoformat(row["updated_at"]),
+        created_at=as_time(row["created_at"]),
+        updated_at=as_time(row["updated_at"]),
         url=row["url"],
         secret=row["secret"],
         body=row["body"],
