@@ -150,3 +150,19 @@ def ray_cluster(crashing_plugin: Path) -> Iterator[Any]:
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster for the session (:mod:`tests.postgres_cluster`); tests make
+    their own database in it with ``create_database()``. Skipped, with the reason, where
+    PostgreSQL cannot run."""
+    pytest.importorskip("psycopg", reason="a PostgreSQL catalog needs omnidex[postgres]")
+    from .postgres_cluster import PostgresCluster, unavailable
+
+    if (reason := unavailable()) is not None:
+        pytest.skip(reason)
+    cluster = PostgresCluster()
+    cluster.start()
+    yield cluster
+    cluster.close()

@@ -20,11 +20,18 @@ if TYPE_CHECKING:
 __all__ = ["Client", "Collection", "Database", "__version__", "connect"]
 
 
-def connect(path: str | Path | None = None, *, namespace: str = "default") -> Database:
-    """Open the embedded database in folder ``path`` (default: ``$OMNIDEX_HOME`` or ~/.omnidex)."""
+def connect(
+    path: str | Path | None = None,
+    *,
+    namespace: str = "default",
+    catalog_url: str | None = None,
+) -> Database:
+    """Open the embedded database in folder ``path`` (default: ``$OMNIDEX_HOME`` or ~/.omnidex);
+    its catalog is ``path/catalog.sqlite`` unless ``catalog_url`` (or ``$OMNIDEX_CATALOG_URL``)
+    names a PostgreSQL one (``postgresql://user:password@host/db``)."""
     from omnidex.embedded import Database
 
-    return Database.open(path, namespace=namespace)
+    return Database.open(path, namespace=namespace, catalog_url=catalog_url)
 
 
 def __getattr__(name: str) -> Any:

@@ -44,6 +44,20 @@ class Settings(BaseModel):
         description="where the LanceDB documents live: a folder or s3:// / gs:// URI "
         "(credentials and endpoint from the environment); default <home>/documents",
     )
+    catalog_url: str | None = Field(
+        None,
+        description="the catalog: postgresql://user:password@host/db (shared by several servers "
+        "and Ray drivers) or sqlite:///path; default <home>/catalog.sqlite",
+    )
+    catalog_pool_size: int = Field(
+        10, ge=1, le=1000, description="most connections one process opens to a PostgreSQL catalog"
+    )
+    catalog_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="how long a call waits for a PostgreSQL connection before failing (503)",
+    )
     limits: Limits = Field(default_factory=Limits)
     ocr_dpi: int = Field(200, ge=72, le=600, description="resolution scanned PDF pages are read at")
     thumbnail_width: int = Field(320, ge=32, le=2048, description="width of stored thumbnails")

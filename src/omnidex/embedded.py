@@ -1,7 +1,8 @@
 """The embedded API: a database in one folder, its collections, ingest, search, retrievers, keys.
 
-``db = omnidex.connect(path)`` opens ``path/catalog.sqlite`` (the SQLite catalog) and
-``path/documents/`` (the LanceDB document store). ``omnidex.Client(url, api_key)``
+``db = omnidex.connect(path)`` opens ``path/catalog.sqlite`` (the SQLite catalog, or the
+PostgreSQL one ``catalog_url`` names: :mod:`omnidex.store.catalogs`) and ``path/documents/`` (the
+LanceDB document store, or the URI ``documents_uri`` names). ``omnidex.Client(url, api_key)``
 (:mod:`omnidex.remote`) exposes the same methods over HTTP.
 """
 
@@ -26,11 +27,11 @@ from omnidex.retrieval.defaults import default_retriever_spec
 from omnidex.retrieval.executor import Retriever
 from omnidex.sources.local import expand_sources
 from omnidex.store import api_keys
-from omnidex.store.catalog import DEFAULT_NAMESPACE, Catalog
+from omnidex.store.catalog import DEFAULT_NAMESPACE, Catalog, ensure_namespace
+from omnidex.store.catalogs import open_catalog
 from omnidex.store.documents import DocumentStore
 from omnidex.store.filters import Filter, parse_filter
 from omnidex.store.lance_documents import LanceDocumentStore
-from omnidex.store.sqlite_catalog import SqliteCatalog
 from omnidex.types import (
     ApiKeyInfo,
     CollectionInfo,
@@ -69,14 +70,18 @@ class Database:
 
     @classmethod
     def open(
-        cls, path: str | Path | None = None, *, namespace: str = DEFAULT_NAMESPACE
+        cls,
+        path: str | Path | None = None,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        catalog_url: str | None = None,
     ) -> Database:
-        settings = Settings.from_env(home=Path(path) if path is not None else None)
-        home = settings.home.expanduser()
-        home.mkdir(parents=True, exist_ok=True)
-        catalog = SqliteCatalog(home / "catalog.sqlite")
-        if namespace not in catalog.list_namespaces():
-            catalog.create_namespace(namespace)
+        settings = Settings.from_env(
+            home=Path(path) if path is not None else None, catalog_url=catalog_url
+        )
+        settings.home.expanduser().mkdir(parents=True, exist_ok=True)
+        catalog = open_catalog(settings)
+        ensure_namespace(catalog, namespace)
         return cls(catalog, LanceDocumentStore(settings.documents), settings, namespace)
 
     @property

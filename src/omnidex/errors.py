@@ -204,5 +204,14 @@ class StoreError(OmnidexError):
     http_status = 500
 
 
+class CatalogUnavailableError(StoreError):
+    """The catalog's database cannot be reached now (down, restarting, every connection busy);
+    ``retry_after_s`` says when to try again. A write cut off while committing may or may not
+    have committed: the queue and webhook calls are safe to repeat."""
+
+    code = "catalog_unavailable"
+    http_status = 503
+
+
 def _rebuild(cls: type[OmnidexError], message: str, context: dict[str, Any]) -> OmnidexError:
     return cls(message, **context)

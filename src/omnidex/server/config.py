@@ -8,6 +8,7 @@ media limits come from :class:`omnidex.config.Settings` as for the embedded data
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -32,6 +33,11 @@ class ServerConfig(BaseModel):
     lease_s: float = Field(60, gt=0, description="a task's lease; renewed by heartbeats")
     max_attempts: int = Field(4, ge=1, le=100, description="tries of a task before it fails")
     max_upload_bytes: int = Field(2 * 1024**3, gt=0, description="largest upload accepted")
+    uploads_dir: Path | None = Field(
+        None,
+        description="where uploads are kept until ingested (default <home>/uploads); replicas "
+        "sharing one catalog must share it",
+    )
     rate_per_minute: float = Field(600, gt=0, description="requests per key per minute")
     rate_burst: int = Field(60, ge=1, description="requests a key may make at once")
     url_allow_hosts: list[str] = Field(

@@ -50,6 +50,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         429: "rate limited; see Retry-After",
         500: "internal error",
         502: "a model server failed",
+        503: "the catalog's database is unreachable for now; see Retry-After",
     }.items()
 }
 """The error answers every route may give, for the OpenAPI document."""

@@ -5,6 +5,10 @@ request takes one token; when none is left, :meth:`RateLimiter.check` says how m
 one is, which is what the server answers as ``Retry-After`` (rounded up to whole seconds). A full
 bucket is the same as no bucket, so full ones are dropped now and then: memory follows the keys
 seen lately, not every key ever seen. The buckets live in one process's memory.
+
+With a PostgreSQL catalog, :class:`SharedRateLimiter` keeps the same buckets in the database
+instead (one row per key, updated in one statement on the database's clock), so that replicas
+behind one load balancer allow a key ``per_minute`` in all, not ``per_minute`` each.
 """
 
 from __future__ import annotations
@@ -13,8 +17,34 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
+
+from omnidex.store.catalog import SharedRateLimits
 
 _MIN_PRUNE_AT = 1024
+
+
+def _check_rate(per_minute: float, burst: int) -> None:
+    if per_minute <= 0 or burst < 1:
+        raise ValueError(f"need per_minute > 0 and burst >= 1, not {per_minute} and {burst}")
+
+
+class Limiter(Protocol):
+    def check(self, key_id: str) -> float | None:
+        """None when the request is allowed, else the seconds to wait."""
+
+
+class SharedRateLimiter:
+    """The buckets of every replica, in the catalog's database."""
+
+    def __init__(self, store: SharedRateLimits, per_minute: float, burst: int) -> None:
+        _check_rate(per_minute, burst)
+        self.store = store
+        self.per_minute = per_minute
+        self.burst = burst
+
+    def check(self, key_id: str) -> float | None:
+        return self.store.take_rate_token(key_id, self.per_minute, self.burst)
 
 
 @dataclass
@@ -32,8 +62,7 @@ class RateLimiter:
     def __init__(
         self, per_minute: float, burst: int, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        if per_minute <= 0 or burst < 1:
-            raise ValueError(f"need per_minute > 0 and burst >= 1, not {per_minute} and {burst}")
+        _check_rate(per_minute, burst)
         self.per_minute = per_minute
         self.burst = burst
         self._rate = per_minute / 60.0

@@ -10,18 +10,19 @@ from omnidex.config import Settings
 from omnidex.embedded import Collection, Database
 from omnidex.server.config import ServerConfig
 from omnidex.server.media_links import MediaLinks
-from omnidex.server.ratelimit import RateLimiter
+from omnidex.server.ratelimit import Limiter, RateLimiter, SharedRateLimiter
+from omnidex.store.catalog import Catalog, SharedRateLimits, ensure_namespace
+from omnidex.store.catalogs import open_catalog
 from omnidex.store.lance_documents import LanceDocumentStore
-from omnidex.store.sqlite_catalog import SqliteCatalog
 
 
 @dataclass
 class ServerState:
     settings: Settings
     config: ServerConfig
-    catalog: SqliteCatalog
+    catalog: Catalog
     documents: LanceDocumentStore
-    limiter: RateLimiter
+    limiter: Limiter
     media_links: MediaLinks = field(default_factory=MediaLinks)
     """Signs the short-lived links a video player fetches source media with."""
     work_queued: threading.Event = field(default_factory=threading.Event)
@@ -32,20 +33,27 @@ class ServerState:
 
     @classmethod
     def open(cls, settings: Settings, config: ServerConfig) -> ServerState:
-        home = settings.home.expanduser()
-        home.mkdir(parents=True, exist_ok=True)
+        settings.home.expanduser().mkdir(parents=True, exist_ok=True)
+        catalog = open_catalog(settings)
+        limiter: Limiter = (
+            SharedRateLimiter(catalog, config.rate_per_minute, config.rate_burst)
+            if isinstance(catalog, SharedRateLimits)
+            else RateLimiter(config.rate_per_minute, config.rate_burst)
+        )
         return cls(
             settings=settings,
             config=config,
-            catalog=SqliteCatalog(home / "catalog.sqlite"),
+            catalog=catalog,
             documents=LanceDocumentStore(settings.documents),
-            limiter=RateLimiter(config.rate_per_minute, config.rate_burst),
+            limiter=limiter,
         )
 
     @property
     def uploads(self) -> Path:
-        """Where uploaded and fetched files live, under generated names."""
-        folder = self.settings.home.expanduser() / "uploads"
+        """Where uploaded and fetched files live, under generated names: ``uploads_dir``, else
+        ``<home>/uploads``. Replicas that share a catalog must share this folder too, since the
+        replica that runs a task may not be the one that took its upload."""
+        folder = (self.config.uploads_dir or self.settings.home / "uploads").expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
@@ -64,8 +72,7 @@ class ServerState:
 
     def ensure_namespace(self, namespace: str) -> None:
         with self._namespaces_lock:
-            if namespace not in self.catalog.list_namespaces():
-                self.catalog.create_namespace(namespace)
+            ensure_namespace(self.catalog, namespace)
 
     def close(self) -> None:
         self.catalog.close()

@@ -10,7 +10,8 @@ Ingests into one collection run one at a time (its LanceDB table has one writer)
 ``runner: ray`` a worker claims every due task (up to ``ray_batch``) and hands them to a Ray
 cluster in one run (:mod:`omnidex.pipeline.ray_runner`), so that the cluster's actors start and
 load their models once per batch rather than once per file; a task retried after the cluster
-failed under it runs alone.
+failed under it runs alone. When the catalog cannot be reached (a PostgreSQL catalog restarting),
+workers and heartbeats wait and go on; a task cut off then is claimed again once its lease ends.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from omnidex.embedded import Runner
-from omnidex.errors import ClusterError, OmnidexError
+from omnidex.errors import ClusterError, OmnidexError, StoreError
 from omnidex.pipeline.ray_runner import RayOptions
 from omnidex.server.state import ServerState
 from omnidex.server.uploads import move_into
@@ -36,11 +37,12 @@ from omnidex.types import IngestStatus, TaskRecord, TaskState
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.5
+CATALOG_RETRY_S = 1.0
 BACKOFF_BASE_S = 2.0
 BACKOFF_MAX_S = 300.0
 TRANSIENT = {
     *("model_server_error", "store_error", "missing_dependency", "model_load_failed"),
-    "cluster_error",
+    *("cluster_error", "catalog_unavailable"),
 }
 """Failures of the machinery rather than of the file: the task is tried again later."""
 NETWORK_REASONS = {"dns", "connect", "tls", "protocol", "disconnected", "truncated"}
@@ -90,21 +92,33 @@ class Workers:
 
     def _loop(self, worker: str) -> None:
         while not self._stop.is_set():
-            tasks = self._claim(worker)
-            if not tasks:
-                self.state.work_queued.wait(IDLE_WAIT_S)
-                self.state.work_queued.clear()
+            try:
+                tasks = self._claim(worker)
+                if tasks:
+                    self._run(worker, tasks)
+                    continue
+            except StoreError as exc:  # the catalog is unreachable: wait, and go on
+                log.warning("worker %s: %s", worker, exc.message)
+                self._stop.wait(CATALOG_RETRY_S)
                 continue
-            self._run(worker, tasks)
+            self.state.work_queued.wait(IDLE_WAIT_S)
+            self.state.work_queued.clear()
 
     def _claim(self, worker: str) -> list[TaskRecord]:
         """One task for the local runner; for Ray, every due task up to ``ray_batch``, so that
-        one cluster run (one start of its actors and models) takes them all."""
+        one cluster run (one start of its actors and models) takes them all. Tasks claimed before
+        the catalog failed are run."""
         config = self.state.config
         most = config.ray_batch if config.runner == "ray" else 1
         tasks: list[TaskRecord] = []
-        while len(tasks) < most and (task := self.state.catalog.claim_task(worker, config.lease_s)):
-            tasks.append(task)
+        try:
+            while len(tasks) < most and (
+                task := self.state.catalog.claim_task(worker, config.lease_s)
+            ):
+                tasks.append(task)
+        except StoreError:
+            if not tasks:
+                raise
         return tasks
 
     def _run(self, worker: str, tasks: list[TaskRecord]) -> None:
@@ -152,7 +166,12 @@ class Workers:
         held = list(tasks)
         while held and not done.wait(lease / 3):
             for task in list(held):
-                if not self.state.catalog.renew_lease(task.id, worker, lease):
+                try:
+                    renewed = self.state.catalog.renew_lease(task.id, worker, lease)
+                except StoreError as exc:  # tried again at the next beat
+                    log.warning("task %s: lease not renewed: %s", task.id, exc.message)
+                    continue
+                if not renewed:
                     log.warning("task %s: lease lost", task.id)
                     held.remove(task)
 

@@ -1,16 +1,20 @@
 """The Catalog protocol: namespaces, collections, objects, tasks, retrievers, keys, webhooks: the
 bookkeeping.
 
-One implementation to start (SQLite, :mod:`omnidex.store.sqlite_catalog`); any other must pass the
-conformance suite in ``tests/store/test_catalog_conformance.py``. An acknowledged write (a method
-that returned) survives a kill -9 of the process.
+Two implementations share one SQL core (:mod:`omnidex.store.sql_catalog`): SQLite, the embedded
+default (:mod:`omnidex.store.sqlite_catalog`), and PostgreSQL, which several servers and Ray
+drivers share (:mod:`omnidex.store.postgres_catalog`); :mod:`omnidex.store.catalogs` picks one.
+Each passes the conformance suite in ``tests/store/test_catalog_conformance.py``; any other must
+too. An acknowledged write (a method that returned) survives a kill -9 of the process.
 """
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from omnidex.errors import AlreadyExistsError
 from omnidex.types import (
     ApiKeyInfo,
     CollectionInfo,
@@ -262,3 +266,21 @@ class Catalog(Protocol):
         Pending ones stay."""
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SharedRateLimits(Protocol):
+    """A catalog that keeps rate-limit buckets for every process that opens it (PostgreSQL), so
+    that replicas behind one load balancer share one limit per key."""
+
+    def take_rate_token(self, key: str, per_minute: float, burst: int) -> float | None:
+        """Take one token from ``key``'s bucket: None when allowed, else the seconds until one
+        is back."""
+
+
+def ensure_namespace(catalog: Catalog, namespace: str) -> None:
+    """Create ``namespace`` unless it exists; safe when another process creates it at once."""
+    if namespace in catalog.list_namespaces():
+        return
+    with contextlib.suppress(AlreadyExistsError):
+        catalog.create_namespace(namespace)

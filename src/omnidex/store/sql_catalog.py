@@ -234,8 +234,8 @@ class SqlCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
     ) -> list[ObjectRecord]:
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT * FROM objects WHERE collection_id = ? AND (? IS NULL OR status = ?)"
-                " ORDER BY seq LIMIT ? OFFSET ?",
+                "SELECT * FROM objects WHERE collection_id = ?"
+                " AND (CAST(? AS TEXT) IS NULL OR status = ?) ORDER BY seq LIMIT ? OFFSET ?",
                 (collection_id, _value(status), _value(status), limit, offset),
             ).fetchall()
         return [_object_record(row) for row in rows]
@@ -244,7 +244,7 @@ class SqlCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
         with self._read() as conn:
             row = conn.execute(
                 "SELECT count(*) AS n FROM objects WHERE collection_id = ?"
-                " AND (? IS NULL OR status = ?)",
+                " AND (CAST(? AS TEXT) IS NULL OR status = ?)",
                 (collection_id, _value(status), _value(status)),
             ).fetchone()
         return int(row["n"])
@@ -362,8 +362,8 @@ class SqlCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
     ) -> list[TaskRecord]:
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT * FROM tasks WHERE (? IS NULL OR collection_id = ?)"
-                " AND (? IS NULL OR state = ?) ORDER BY seq DESC LIMIT ?",
+                "SELECT * FROM tasks WHERE (CAST(? AS TEXT) IS NULL OR collection_id = ?)"
+                " AND (CAST(? AS TEXT) IS NULL OR state = ?) ORDER BY seq DESC LIMIT ?",
                 (collection_id, collection_id, _value(state), _value(state), limit),
             ).fetchall()
         return [_task_record(row) for row in rows]

@@ -51,7 +51,8 @@ class ApiKeyRows(CatalogRows):
     def list_api_keys(self, namespace: str | None = None) -> list[ApiKeyInfo]:
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT * FROM api_keys WHERE (? IS NULL OR namespace = ?) ORDER BY rowid",
+                "SELECT * FROM api_keys WHERE (CAST(? AS TEXT) IS NULL OR namespace = ?)"
+                " ORDER BY rowid",
                 (namespace, namespace),
             ).fetchall()
         return [_api_key_info(row) for row in rows]
@@ -78,7 +79,7 @@ class ApiKeyRows(CatalogRows):
 
     def _api_key(self, conn: Connection, key_id: str, namespace: str | None) -> ApiKeyInfo:
         row = conn.execute(
-            "SELECT * FROM api_keys WHERE id = ? AND (? IS NULL OR namespace = ?)",
+            "SELECT * FROM api_keys WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR namespace = ?)",
             (key_id, namespace, namespace),
         ).fetchone()
         if row is None:

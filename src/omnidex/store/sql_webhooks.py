@@ -67,7 +67,8 @@ class WebhookRows(CatalogRows):
     def list_webhooks(self, namespace: str | None = None) -> list[WebhookInfo]:
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT * FROM webhooks WHERE (? IS NULL OR namespace = ?) ORDER BY rowid",
+                "SELECT * FROM webhooks WHERE (CAST(? AS TEXT) IS NULL OR namespace = ?)"
+                " ORDER BY rowid",
                 (namespace, namespace),
             ).fetchall()
         return [_webhook_info(row) for row in rows]
@@ -79,7 +80,7 @@ class WebhookRows(CatalogRows):
 
     def _webhook(self, conn: Connection, webhook_id: str, namespace: str | None) -> WebhookInfo:
         row = conn.execute(
-            "SELECT * FROM webhooks WHERE id = ? AND (? IS NULL OR namespace = ?)",
+            "SELECT * FROM webhooks WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR namespace = ?)",
             (webhook_id, namespace, namespace),
         ).fetchone()
         if row is None:
@@ -179,7 +180,7 @@ class WebhookRows(CatalogRows):
         value = None if state is None else DeliveryState(state).value
         with self._read() as conn:
             rows = conn.execute(
-                f"{_DELIVERIES} WHERE d.webhook_id = ? AND (? IS NULL OR d.state = ?)"
+                f"{_DELIVERIES} WHERE d.webhook_id = ? AND (CAST(? AS TEXT) IS NULL OR d.state = ?)"
                 " ORDER BY d.rowid DESC LIMIT ?",
                 (webhook_id, value, value, limit),
             ).fetchall()
