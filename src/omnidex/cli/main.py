@@ -19,6 +19,7 @@ from omnidex.cli import (
     demo,
     ingest,
     keys,
+    migrate,
     namespaces,
     objects,
     retrievers,
@@ -45,6 +46,7 @@ app.command()(search.search)
 app.command()(ask.ask)
 app.command()(demo.demo)
 app.command()(serve.serve)
+app.command()(migrate.migrate)
 app.command("eval")(retrievers.evaluate)
 
 LOCAL_ONLY = {
@@ -52,6 +54,7 @@ LOCAL_ONLY = {
     "namespace": "manages namespaces",
     "demo": "builds a local demo",
     "serve": "runs a server",
+    "migrate": "migrates the catalog the server uses",
 }
 """Commands that work on the local data folder only, and why."""
 

@@ -47,6 +47,14 @@ class SqlCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
     """Namespaces, collections, objects, tasks, retrievers, API keys and webhooks in SQL tables;
     a subclass says where they live."""
 
+    migrated_from: int
+    """The schema version the catalog had when this process opened it (0: it was empty)."""
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version the catalog has now."""
+        raise NotImplementedError
+
     # --- namespaces -------------------------------------------------------------------------
 
     def create_namespace(self, name: str) -> None:
