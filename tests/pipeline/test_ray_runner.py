@@ -147,6 +147,38 @@ def test_a_poisoned_file_fails_alone_and_reruns_skip_what_is_done(tmp_path: Path
     assert [r.documents for r in again] == [r.documents for r in first]
 
 
+@pytest.mark.postgres
+def test_the_driver_writes_through_a_postgres_catalog(
+    tmp_path: Path, postgres_cluster: Any
+) -> None:
+    """A driver on a PostgreSQL catalog keeps its books there: another process's catalog on the
+    same database (a server replica) sees every object and task, and a rerun skips them."""
+    from omnidex.store.postgres_catalog import PostgresCatalog
+
+    url = postgres_cluster.create_database()
+    db = omnidex.connect(tmp_path / "data", catalog_url=url)
+    collection = db.create_collection("notes", extractors=["page_text@v1"])
+    paths = _texts(tmp_path / "in", 4)
+    results = collection.ingest(paths, runner="ray")
+    assert {r.status for r in results} == {IngestStatus.INGESTED}
+    assert not (tmp_path / "data" / "catalog.sqlite").exists()
+    replica = PostgresCatalog(url)
+    try:
+        objects = replica.list_objects(collection.info.id)
+        assert {o.id: o.document_count for o in objects} == {
+            r.object_id: r.documents for r in results
+        }
+        assert {o.status for o in objects} == {ObjectStatus.SUCCEEDED}
+        tasks = replica.list_tasks(collection.info.id)
+        assert sorted(t.object_id or "" for t in tasks) == sorted(o.id for o in objects)
+        assert {t.state for t in tasks} == {TaskState.SUCCEEDED}
+    finally:
+        replica.close()
+    again = collection.ingest(paths, runner="ray")
+    assert {r.status for r in again} == {IngestStatus.UNCHANGED}
+    db.close()
+
+
 def test_the_error_budget_stops_a_run_and_a_rerun_finishes_it(tmp_path: Path) -> None:
     db = omnidex.connect(tmp_path / "data")
     collection = db.create_collection("notes", extractors=["page_text@v1"])

@@ -27,7 +27,7 @@ def migrate(ctx: typer.Context) -> None:
         before, now = catalog.migrated_from, catalog.schema_version
     finally:
         catalog.close()
-    if before == now:
-        console.print(f"{catalog!r}: schema version {now}, up to date")
-    else:
-        console.print(f"{catalog!r}: schema version {before} → {now}")
+    said = f"schema version {now}, up to date" if before == now else f"{before} → {now}"
+    if before != now:
+        said = "schema version " + said
+    console.print(f"{catalog!r}: {said}", soft_wrap=True, markup=False, highlight=False)
