@@ -64,9 +64,11 @@ def free_port() -> int:
 
 class PostgresCluster:
     """One cluster in its own temp folder: :meth:`start`, :meth:`stop`, :meth:`restart`,
-    :meth:`create_database`, :meth:`close` (stops it and removes the folder)."""
+    :meth:`create_database`, :meth:`close` (stops it and removes the folder). Unless
+    ``durable``, commits are not flushed to disk (faster tests; a crash of the machine, not of a
+    client, could lose them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
         folder = binaries()
         if folder is None or (reason := unavailable()) is not None:
             raise RuntimeError(reason or "PostgreSQL is not installed")
@@ -87,9 +89,10 @@ class PostgresCluster:
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(
                 f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
-                f"unix_socket_directories = '{self.root}'\nfsync = off\n"
-                "synchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n"
+                f"unix_socket_directories = '{self.root}'\nmax_connections = 200\n"
             )
+            if not durable:
+                conf.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
 
     def _chown(self, path: Path) -> None:
         if self.user is not None:
