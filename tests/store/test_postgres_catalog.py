@@ -283,6 +283,9 @@ def test_values_postgres_cannot_store_are_refused_clearly(catalog: PostgresCatal
     )
     with pytest.raises(InvalidSpecError, match="cannot store"):
         catalog.put_object(record)
+    with pytest.raises(InvalidSpecError, match="cannot store"):
+        catalog.put_object(record.model_copy(update={"metadata": {"score": float("nan")}}))
+    assert catalog.get_object(info.id, "o1") is None
     task = catalog.create_task(info.id, None)
     with pytest.raises(InvalidSpecError, match="cannot store"):
         catalog.update_task(task.id, stage="a\x00b")
