@@ -152,11 +152,7 @@ def ray_cluster(crashing_plugin: Path) -> Iterator[Any]:
         ray.shutdown()
 
 
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[Any]:
-    """A throwaway PostgreSQL cluster for the session (:mod:`tests.postgres_cluster`); tests make
-    their own database in it with ``create_database()``. Skipped, with the reason, where
-    PostgreSQL cannot run."""
+def _started_cluster() -> Iterator[Any]:
     pytest.importorskip("psycopg", reason="a PostgreSQL catalog needs omnidex[postgres]")
     from .postgres_cluster import PostgresCluster, unavailable
 
@@ -166,3 +162,17 @@ def postgres_cluster() -> Iterator[Any]:
     cluster.start()
     yield cluster
     cluster.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster for the session (:mod:`tests.postgres_cluster`); tests make
+    their own database in it with ``create_database()``. Skipped, with the reason, where
+    PostgreSQL cannot run."""
+    yield from _started_cluster()
+
+
+@pytest.fixture
+def own_postgres_cluster() -> Iterator[Any]:
+    """A cluster of the test's own, for a test that stops and starts it."""
+    yield from _started_cluster()

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import httpx
 import pytest
 
 from .conftest import free_port
+from .test_crash_recovery import send, word_of
 from .test_webhooks import Receiver
 
 pytest.importorskip("fastapi")
@@ -119,11 +119,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(10)
 
 
-def word_of(index: int) -> str:
-    """A made-up word only file ``index`` holds, so a search finds exactly that file."""
-    return "zq" + "".join("abcdefghij"[int(d)] for d in f"{index:03d}") + "x"
-
-
 def note_files(root: Path, count: int) -> list[Path]:
     folder = root / "files"
     folder.mkdir(exist_ok=True)
@@ -133,21 +128,6 @@ def note_files(root: Path, count: int) -> list[Path]:
         path.write_text(f"Meeting note {index}: the code word is {word_of(index)}.")
         files.append(path)
     return files
-
-
-def send(client: httpx.Client, path: Path) -> str | None:
-    """The task id once a replica acknowledged the upload; None if it died on us."""
-    try:
-        with path.open("rb") as file:
-            answer = client.post(
-                "/v1/collections/notes/objects",
-                files={"file": (path.name, file)},
-                headers={"Idempotency-Key": path.name},
-            )
-    except httpx.TransportError:
-        return None
-    assert answer.status_code in (200, 202), answer.text
-    return str(answer.json()["id"])
 
 
 def settled(client: httpx.Client, count: int, timeout_s: float = 180) -> list[dict[str, Any]]:
@@ -241,20 +221,10 @@ def test_webhooks_queued_by_two_replicas_are_delivered_once(deployment: Deployme
         receiver.server.server_close()
 
 
-@pytest.fixture
-def own_cluster() -> Iterator[Any]:
-    """A cluster of this test's own, since the test stops and starts it."""
-    from ..postgres_cluster import PostgresCluster, unavailable
-
-    if (reason := unavailable()) is not None:
-        pytest.skip(reason)
-    cluster = PostgresCluster()
-    cluster.start()
-    yield cluster
-    cluster.close()
-
-
-def test_postgres_restarted_under_a_running_server(own_cluster: Any, tmp_path: Path) -> None:
+def test_postgres_restarted_under_a_running_server(
+    own_postgres_cluster: Any, tmp_path: Path
+) -> None:
+    own_cluster = own_postgres_cluster
     deployment = Deployment(tmp_path, own_cluster.create_database())
     deployment.setup()
     files = note_files(tmp_path, 3)
