@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
-
 from omnidex.errors import InvalidSpecError
 from omnidex.extractors import registry
 from omnidex.extractors.base import Extractor
@@ -20,6 +18,7 @@ from omnidex.types import (
     ExtractorResources,
     ExtractorSpec,
     FeatureColumn,
+    QueryEncoder,
     SegmentationSpec,
 )
 
@@ -30,11 +29,6 @@ DEFAULT_CHUNKING = (256, 32)
 @runtime_checkable
 class ChunkingSource(Protocol):
     def text_chunking(self) -> tuple[int, int]: ...
-
-
-@runtime_checkable
-class QueryEncoder(Protocol):
-    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
 
 
 @dataclass
@@ -56,7 +50,8 @@ class Plan:
         return self.resources(index).batch_size or self.extractors[index].batch_size
 
     def query_encoders(self) -> dict[str, QueryEncoder]:
-        """Vector feature address → the extractor that can embed a text query for it."""
+        """Vector feature address → the extractor that embeds queries for it (of the kinds its
+        ``query_kinds`` names)."""
         return {
             column.address: extractor
             for extractor in self.extractors
