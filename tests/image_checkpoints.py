@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 180, 40), "blue": (30, 60, 220)}
@@ -81,6 +82,40 @@ def shape_image(colour: str, shape: str, rng: random.Random, size: int = 64) -> 
     else:
         draw.polygon([(x + side // 2, y), (x, y + side), (x + side, y + side)], fill=fill)
     return image
+
+
+PICTURES = [("red", "circle"), ("blue", "square"), ("green", "triangle")]
+"""The pictures of :func:`shapes_collection`, one file each (``red-circle.png``…)."""
+
+
+def shapes_collection(db: Any, folder: Path, image_model: Path, text_model: Path) -> Any:
+    """Collection ``shapes`` of ``db``, ingested from ``folder``: the :data:`PICTURES` as PNGs, a
+    one-page PDF about solar panels, and a 4 s video of two scenes (a red square, then a green
+    circle), with page text, the text embedder and image_embedding@v1 on ``image_model``."""
+    from omnidex.samples import make_pdf
+
+    from .media.conftest import make_video
+
+    for colour, shape in PICTURES:
+        shape_image(colour, shape, random.Random(1)).save(folder / f"{colour}-{shape}.png")
+    make_pdf(folder / "manual.pdf", pages=["Solar panel maintenance. Rinse the panels."])
+    scenes = [
+        shape_image("red", "square", random.Random(2), 128),
+        shape_image("green", "circle", random.Random(3), 128),
+    ]
+    frames = [np.asarray(scenes[i // 50].resize((160, 128))) for i in range(100)]
+    make_video(folder / "shapes.mp4", frames, fps=25)
+    collection = db.create_collection(
+        "shapes",
+        extractors=[
+            "page_text@v1",
+            {"name": "text_embedding@v1", "params": {"model_id": str(text_model)}},
+            {"name": "image_embedding@v1", "params": {"model_id": str(image_model)}},
+        ],
+    )
+    results = collection.ingest(folder)
+    assert len(results) == 5 and all(r.error is None for r in results), results
+    return collection
 
 
 def caption(colour: str, shape: str) -> str:

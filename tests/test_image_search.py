@@ -7,20 +7,16 @@ import io
 import random
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 import omnidex
 from omnidex.embedded import Collection, Database
 from omnidex.errors import CorruptMediaError, InvalidSpecError, LimitExceededError
-from omnidex.samples import make_pdf
 
-from .image_checkpoints import shape_image
-from .media.conftest import make_video
+from .image_checkpoints import PICTURES, shape_image, shapes_collection
 
 VECTOR = "image_embedding@v1/vector"
-PICTURES = [("red", "circle"), ("blue", "square"), ("green", "triangle")]
 
 
 def picture(colour: str, shape: str, seed: int, size: int = 64) -> Image.Image:
@@ -45,24 +41,9 @@ def shapes(
     trained_clip_path: Path,
     tiny_embedder_path: Path,
 ) -> Collection:
-    folder = tmp_path_factory.mktemp("shapes")
-    for colour, shape in PICTURES:
-        picture(colour, shape, seed=1).save(folder / f"{colour}-{shape}.png")
-    make_pdf(folder / "manual.pdf", pages=["Solar panel maintenance. Rinse the panels."])
-    scenes = [picture("red", "square", 2, 128), picture("green", "circle", 3, 128)]
-    frames = [np.asarray(scenes[i // 50].resize((160, 128))) for i in range(100)]
-    make_video(folder / "shapes.mp4", frames, fps=25)
-    collection = db.create_collection(
-        "shapes",
-        extractors=[
-            "page_text@v1",
-            {"name": "text_embedding@v1", "params": {"model_id": str(tiny_embedder_path)}},
-            {"name": "image_embedding@v1", "params": {"model_id": str(trained_clip_path)}},
-        ],
+    return shapes_collection(
+        db, tmp_path_factory.mktemp("shapes"), trained_clip_path, tiny_embedder_path
     )
-    results = collection.ingest(folder)
-    assert len(results) == 5 and all(r.error is None for r in results), results
-    return collection
 
 
 def top(hits: list[omnidex.types.Hit]) -> str:
