@@ -8,6 +8,7 @@ LanceDB document store, or the URI ``documents_uri`` names). ``omnidex.Client(ur
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ from omnidex.errors import InvalidSpecError, NotFoundError
 from omnidex.media.images import as_image, open_image
 from omnidex.pipeline.ask import ask, phi4_options
 from omnidex.pipeline.local_runner import LocalRunner, ProgressCallback
-from omnidex.pipeline.plan import Plan, build_plan, normalize_spec
+from omnidex.pipeline.plan import Plan, build_plan, default_extractors, normalize_spec
 from omnidex.pipeline.ray_runner import RayOptions, RayRunner
 from omnidex.presets import preset_spec
 from omnidex.retrieval.candidates import Source
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 ImageArg: TypeAlias = "str | Path | bytes | Image.Image"
+log = logging.getLogger(__name__)
 ExtractorsArg = Sequence[str | dict[str, Any] | ExtractorSpec]
 Runner = Literal["local", "ray"] | RayOptions
 MAX_K = 1000
@@ -129,7 +131,12 @@ class Database:
         except Exception:
             self.catalog.drop_collection(self.namespace, name)
             raise
-        return Collection(self, info, plan)
+        collection = Collection(self, info, plan)
+        if extractors is None and preset is None:
+            collection.notice = default_extractors()[1]
+            if collection.notice:
+                log.warning("collection %s: %s", name, collection.notice)
+        return collection
 
     def collection(self, name: str) -> Collection:
         info = self.catalog.get_collection(self.namespace, name)
@@ -241,6 +248,8 @@ class Collection:
         self._lock = threading.Lock()
         self._searches: dict[int, Retriever] = {}
         """The default retriever for each ``k`` asked for, checked once."""
+        self.notice: str | None = None
+        """What a new collection's creator should know (the default pipeline left a part out)."""
 
     @property
     def name(self) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import random
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +169,43 @@ def test_a_trained_model_matches_pictures_and_captions(trained_clip_path: Path) 
     examples = extractor.embed_queries([picture(c, s, 99) for c, s in items])
     assert list((texts @ indexed.T).argmax(axis=1)) == [0, 1, 2]
     assert list((examples @ indexed.T).argmax(axis=1)) == [0, 1, 2]
+
+
+@pytest.fixture
+def no_default_answer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """An empty Hugging Face cache, the hub off, and the per-process answer forgotten."""
+    from omnidex.extractors.image_embedding import default_model_missing
+
+    cache = tmp_path / "hf"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    default_model_missing.cache_clear()
+    yield cache
+    default_model_missing.cache_clear()
+
+
+def test_default_collection_leaves_image_search_out_offline_with_a_notice(
+    no_default_answer: Path, tmp_path: Path
+) -> None:
+    import omnidex
+
+    collection = omnidex.connect(tmp_path / "data").create_collection("docs")
+    assert "image_embedding@v1" not in [e.name for e in collection.info.spec.extractors]
+    assert collection.notice is not None and "image_embedding@v1" in collection.notice
+    assert "\n" not in collection.notice
+
+
+def test_default_collection_includes_image_search_when_the_model_is_cached(
+    no_default_answer: Path, tiny_siglip_path: Path, tmp_path: Path
+) -> None:
+    import omnidex
+    from omnidex.extractors.image_embedding import DEFAULT_IMAGE_MODEL
+
+    repo = no_default_answer / ("models--" + DEFAULT_IMAGE_MODEL.replace("/", "--"))
+    shutil.copytree(tiny_siglip_path, repo / "snapshots" / ("0" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    collection = omnidex.connect(tmp_path / "data").create_collection("docs")
+    assert collection.info.spec.extractors[-1].name == "image_embedding@v1"
+    assert collection.notice is None
+    assert collection.info.feature("image_embedding@v1/vector").dim == 32  # type: ignore[union-attr]

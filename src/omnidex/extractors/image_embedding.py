@@ -12,6 +12,7 @@ finds pictures like it.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,8 +20,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from omnidex.errors import InvalidSpecError
+from omnidex.errors import InvalidSpecError, ModelLoadError
 from omnidex.extractors.base import Extractor, ExtractorParams
+from omnidex.models.hub import resolve_model
 from omnidex.models.image_text import DualEncoder, embedding_dim, get_dual_encoder
 from omnidex.types import (
     FeatureSpec,
@@ -36,6 +38,22 @@ if TYPE_CHECKING:
     from PIL import Image
 
 DEFAULT_IMAGE_MODEL = "google/siglip2-base-patch16-224"
+
+
+@functools.cache
+def default_model_missing() -> str | None:
+    """None where the default image model can be found (a local folder, the Hugging Face cache,
+    or the hub when it answers its quick probe); else why not, in one line. Asked once per
+    process, so an offline machine pays for the probe once."""
+    try:
+        resolve_model(DEFAULT_IMAGE_MODEL)
+    except ModelLoadError:
+        return (
+            f"image search is off: {DEFAULT_IMAGE_MODEL} is not on this machine and the hub "
+            "cannot be reached; once it is cached, add image_embedding@v1 to the extractors "
+            "(db.update_collection, or PUT /v1/collections/NAME/extractors)"
+        )
+    return None
 
 
 class ImageEmbeddingParams(ExtractorParams):

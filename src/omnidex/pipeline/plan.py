@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from omnidex.errors import InvalidSpecError
 from omnidex.extractors import registry
 from omnidex.extractors.base import Extractor
+from omnidex.extractors.image_embedding import default_model_missing
 from omnidex.types import (
     CollectionSpec,
     ExtractorResources,
@@ -23,6 +24,8 @@ from omnidex.types import (
 )
 
 DEFAULT_EXTRACTORS = ("page_text@v1", "ocr@v1", "transcription@v1", "text_embedding@v1")
+IMAGE_EXTRACTOR = "image_embedding@v1"
+"""Part of the default pipeline too, where its default model can be found (else a notice)."""
 DEFAULT_CHUNKING = (256, 32)
 
 
@@ -61,13 +64,20 @@ class Plan:
         }
 
 
+def default_extractors() -> tuple[list[str], str | None]:
+    """The default pipeline: :data:`DEFAULT_EXTRACTORS`, then :data:`IMAGE_EXTRACTOR` when its
+    default model can be found here; with a one-line notice when it cannot."""
+    notice = default_model_missing()
+    return [*DEFAULT_EXTRACTORS, *([IMAGE_EXTRACTOR] if notice is None else [])], notice
+
+
 def normalize_spec(
     extractors: list[str | dict[str, Any] | ExtractorSpec] | None,
     segmentation: SegmentationSpec | dict[str, Any] | None = None,
 ) -> CollectionSpec:
     """Accept ``"ocr@v1"``, ``{"name": "ocr@v1", "params": {…}}`` or ExtractorSpec items, and
     segmentation options as a dict or a SegmentationSpec."""
-    items = list(extractors) if extractors is not None else list(DEFAULT_EXTRACTORS)
+    items = list(extractors) if extractors is not None else default_extractors()[0]
     specs: list[ExtractorSpec] = []
     for index, item in enumerate(items):
         try:
