@@ -220,6 +220,14 @@ def test_slide_changes_still_cut_between_periodic_key_frames(
     assert starts(plan(clip, tmp_path, min_segment_s=0.0)) == changes
 
 
+def test_a_real_short_shot_keeps_its_own_document(av_media: Any, tmp_path: Path) -> None:
+    cuts = [40, 58, 120]  # the second shot lasts 0.6 s
+    clip = av_media.video(frames=shots(cuts, 180), fps=FPS)
+    found = starts(plan(clip, tmp_path))
+    assert len(found) == len(cuts)
+    assert all(abs(f - c) <= 1 for f, c in zip(found, cuts, strict=True))
+
+
 def test_a_fade_is_not_a_flurry_of_cuts(av_media: Any, tmp_path: Path) -> None:
     first, second = shots([60], 120)[30], shots([60], 120)[90]
     out = [(first * (1 - k / 30)).astype(np.uint8) for k in range(30)]

@@ -16,6 +16,7 @@ from omnidex.errors import InvalidSpecError
 from omnidex.extractors import registry
 from omnidex.extractors.base import Extractor
 from omnidex.types import (
+    DEFAULT_EXTRACTORS,
     CollectionSpec,
     ExtractorResources,
     ExtractorSpec,
@@ -23,7 +24,6 @@ from omnidex.types import (
     SegmentationSpec,
 )
 
-DEFAULT_EXTRACTORS = ("page_text@v1", "ocr@v1", "transcription@v1", "text_embedding@v1")
 DEFAULT_CHUNKING = (256, 32)
 
 
