@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -267,6 +268,33 @@ def test_rotated_video_gives_upright_keyframes(av_media: Any, tmp_path: Path) ->
     assert len(starts(result)) == len(CUTS)
     with Image.open(io.BytesIO(result.spans[0].keyframe or b"")) as keyframe:
         assert keyframe.size == (SIZE[1], SIZE[0])  # portrait, as displayed
+
+
+def test_anamorphic_video_gives_keyframes_as_displayed(av_media: Any, tmp_path: Path) -> None:
+    # 240 x 180 stored, each pixel 4/3 wide: a 320 x 180 picture, whose circle must stay round
+    stored = np.full((180, 240, 3), 30, np.uint8)
+    y, x = np.mgrid[:180, :240]
+    stored[((x - 120) * 4 / 3) ** 2 + (y - 90) ** 2 < 60**2] = 230
+    clip = av_media.video(frames=[stored] * 30, fps=FPS, sar=Fraction(4, 3))
+    result = plan(clip, tmp_path)
+    for jpeg in (result.spans[0].keyframe, result.spans[0].thumbnail):
+        with Image.open(io.BytesIO(jpeg or b"")) as image:
+            assert image.size == (320, 180)
+            bright = np.asarray(image.convert("L")) > 128
+    rows, cols = np.flatnonzero(bright.any(axis=1)), np.flatnonzero(bright.any(axis=0))
+    assert abs((cols[-1] - cols[0]) - (rows[-1] - rows[0])) <= 4  # round, not squeezed
+    frame = next(iter_frames(clip))
+    assert frame.image.shape == (180, 320, 3)
+
+
+def test_portrait_thumbnails_are_bounded_on_both_sides(av_media: Any, tmp_path: Path) -> None:
+    portrait = np.full((720, 360, 3), 120, np.uint8)
+    clip = av_media.video(frames=[portrait] * 20, fps=FPS)
+    result = plan(clip, tmp_path)
+    with Image.open(io.BytesIO(result.spans[0].thumbnail or b"")) as thumb:
+        assert thumb.size == (320, 640)  # 640 px tall at most, not 640 wide and 1280 tall
+    with Image.open(io.BytesIO(result.spans[0].keyframe or b"")) as keyframe:
+        assert keyframe.size == (360, 720)  # within 1280 either way, never enlarged
 
 
 def test_through_the_sandbox(av_media: Any, tmp_path: Path) -> None:

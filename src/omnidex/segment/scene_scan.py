@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from omnidex.media.video import DecodedFrame, FrameIndex, decode_frames, small_yuv, to_array
+from omnidex.media.video import DecodedFrame, FrameIndex, decode_frames, small_yuv
 from omnidex.segment.keyframes import (
     KEYFRAME_WIDTH,
     THUMBNAIL_WIDTH,
@@ -244,7 +244,7 @@ class _WindowJudge:
         if self._windows[at] != self._current:
             self._judge()
             self._current = self._windows[at]
-        self._frames.append((decoded.index, to_array(decoded.frame, width=DETECT_WIDTH, fast=True)))
+        self._frames.append((decoded.index, decoded.to_array(width=DETECT_WIDTH, fast=True)))
 
     def finish(self) -> list[Judged]:
         self._judge()
@@ -275,7 +275,7 @@ class _KeyframePicker:
         span = self._span_of.get(decoded.index)
         if span is None:
             return
-        gray = to_array(decoded.frame, width=SHARPNESS_WIDTH, gray=True)
+        gray = decoded.to_array(width=SHARPNESS_WIDTH, gray=True)
         middle = (span.start_frame + span.end_frame) / 2
         rank = (sharpness(gray), -abs(decoded.index - middle), decoded)
         best = self._best.get(span)
@@ -291,6 +291,6 @@ class _KeyframePicker:
 
     def _encode(self, span: Span) -> None:
         score, _, decoded = self._best.pop(span)
-        image, small = (to_array(decoded.frame, width=w) for w in (KEYFRAME_WIDTH, THUMBNAIL_WIDTH))
+        image, small = (decoded.to_array(width=w) for w in (KEYFRAME_WIDTH, THUMBNAIL_WIDTH))
         jpegs = thumbnail(image, KEYFRAME_WIDTH), thumbnail(small, THUMBNAIL_WIDTH)
         self._done.append(Keyframe(decoded.index, score, *jpegs))
