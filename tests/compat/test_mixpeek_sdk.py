@@ -4,6 +4,7 @@ own models; namespace walls; bad requests as the SDK's typed exceptions with use
 
 from __future__ import annotations
 
+import base64
 import http.server
 import threading
 import time
@@ -18,6 +19,7 @@ import pytest
 
 mixpeek = pytest.importorskip("mixpeek")
 
+from mixpeek import exceptions as exc  # noqa: E402
 from mixpeek import models as m  # noqa: E402
 from mixpeek.exceptions import ApiException  # noqa: E402
 
@@ -148,10 +150,12 @@ def test_quickstart_flow_runs_unchanged_through_the_sdk(
             m.CreateObjectRequest(
                 blobs=[
                     m.CreateBlobRequest(
-                        property="image", type="image", data=m.Data(f"{live.files}/sign.png")
+                        property="image",
+                        type="image",
+                        data=m.Data(f"{live.files}/sign.png"),
+                        metadata={"shop": "corner"},
                     )
                 ],
-                metadata={"shop": "corner"},
             ),
         )
         assert isinstance(by_url, m.ObjectResponse) and by_url.blobs[0].var_property == "image"
@@ -242,9 +246,380 @@ def test_quickstart_flow_runs_unchanged_through_the_sdk(
             "find", m.ExecuteRetrieverRequest(inputs={"query": "open late"})
         )
         assert late.documents[0]["source_object_id"] == by_url.object_id
+        assert late.documents[0]["metadata"]["shop"] == "corner"
         plan = retrievers.explain_retriever_execution_id_execute(
             retriever.retriever_id, m.ExplainRetrieverRequest(inputs={"query": "invoice"})
         )
         assert isinstance(plan, m.ExplainRetrieverResponse)
         assert [s.stage_name for s in plan.execution_plan] == ["words"]
         assert retrievers.get_retriever("find").stages[0].stage_name == "words"
+
+
+def image_bucket(api: Any, name: str = "pics") -> m.BucketResponse:
+    return mixpeek.BucketsApi(api).create_bucket(
+        m.BucketCreateRequest(
+            bucket_name=name,
+            bucket_schema=m.BucketSchemaInput(
+                properties={
+                    "image": m.BucketSchemaFieldInput(type=m.BucketSchemaFieldType.IMAGE),
+                    "note": m.BucketSchemaFieldInput(type=m.BucketSchemaFieldType.TEXT),
+                }
+            ),
+        )
+    )
+
+
+def inline_image(text: str, tmp: Path) -> m.Data:
+    path = tmp / f"{text}.png"
+    make_text_image(text, (300, 110)).save(path)
+    return m.Data({"base64": base64.b64encode(path.read_bytes()).decode(), "filename": path.name})
+
+
+def text_collection(api: Any, bucket_id: str, embedder: Path, name: str = "pics") -> Any:
+    return mixpeek.CollectionsApi(api).create_collection(
+        m.CreateCollectionRequest(
+            collection_name=name,
+            source=m.SourceConfigInput(type=m.SourceType.BUCKET, bucket_ids=[bucket_id]),
+            feature_extractor=m.SharedCollectionFeaturesExtractorsModelsFeatureExtractorConfigInput(
+                feature_extractor_name="image_extractor",
+                version="v1",
+                params={"text_embedding": {"model_id": str(embedder)}},
+            ),
+        )
+    )
+
+
+def test_a_second_namespace_sees_nothing_of_the_first(live: Live, tmp_path: Path) -> None:
+    with live.api() as api:
+        bucket = image_bucket(api)
+        obj = mixpeek.BucketObjectsApi(api).create_object_buckets(
+            bucket.bucket_id,
+            m.CreateObjectRequest(
+                blobs=[m.CreateBlobRequest(property="note", type="text", data=m.Data("hello"))]
+            ),
+        )
+    with live.api(live.other_key, namespace="ns_other") as other:
+        buckets = mixpeek.BucketsApi(other)
+        assert buckets.list_buckets_get().results == []
+        for call in (
+            lambda: buckets.get_bucket(bucket.bucket_id),
+            lambda: buckets.get_bucket("pics"),
+            lambda: mixpeek.BucketObjectsApi(other).get_object_buckets(
+                bucket.bucket_id, obj.object_id
+            ),
+            lambda: buckets.delete_bucket(bucket.bucket_id),
+        ):
+            with pytest.raises(exc.NotFoundException) as caught:
+                call()
+            assert error_of(caught.value).error.type == "NotFoundError"
+        spaces = mixpeek.NamespacesApi(other)
+        assert [n.namespace_name for n in spaces.list_namespaces().results] == ["other"]
+        with pytest.raises(exc.NotFoundException):
+            spaces.get_namespace("default")
+    with live.api(live.other_key, namespace="default") as crossing:  # its key, another wall
+        with pytest.raises(exc.ForbiddenException) as caught:
+            mixpeek.BucketsApi(crossing).list_buckets_get()
+        assert "belongs to namespace 'other'" in error_of(caught.value).error.message
+
+
+def test_bad_requests_are_the_sdks_typed_exceptions_with_a_useful_message(
+    live: Live, tiny_embedder_path: Path
+) -> None:
+    with live.api() as api:
+        bucket = image_bucket(api)
+        collections = mixpeek.CollectionsApi(api)
+        with pytest.raises(exc.UnprocessableEntityException) as caught:
+            collections.create_collection(
+                m.CreateCollectionRequest(
+                    collection_name="c",
+                    source=m.SourceConfigInput(
+                        type=m.SourceType.BUCKET, bucket_ids=[bucket.bucket_id]
+                    ),
+                    feature_extractor=m.SharedCollectionFeaturesExtractorsModelsFeatureExtractorConfigInput(
+                        feature_extractor_name="face_extractor", version="v1"
+                    ),
+                )
+            )
+        error = error_of(caught.value)
+        assert (error.status, error.error.code) == (422, "unknown_extractor")
+        assert "face_extractor" in error.error.message
+        assert (
+            "multimodal_extractor" in error.error.message
+            and "text_extractor" in error.error.message
+        )
+
+        objects = mixpeek.BucketObjectsApi(api)
+        with pytest.raises(exc.UnprocessableEntityException) as refused:
+            objects.create_object_buckets(
+                bucket.bucket_id,
+                m.CreateObjectRequest(
+                    blobs=[
+                        m.CreateBlobRequest(
+                            property="image",
+                            type="image",
+                            data=m.Data("http://169.254.169.254/latest/meta-data/"),
+                        )
+                    ]
+                ),
+            )
+        unsafe = error_of(refused.value).error
+        assert unsafe.code == "unsafe_url" and "169.254.169.254" in unsafe.message
+        with pytest.raises(exc.UnprocessableEntityException) as wrong:
+            objects.create_object_buckets(
+                bucket.bucket_id,
+                m.CreateObjectRequest(
+                    blobs=[m.CreateBlobRequest(property="video", type="video", data=m.Data("x"))]
+                ),
+            )
+        assert "file properties: image, note" in error_of(wrong.value).error.message
+
+        text_collection(api, bucket.bucket_id, tiny_embedder_path)
+        retrievers = mixpeek.RetrieversApi(api)
+        with pytest.raises(exc.UnprocessableEntityException) as unknown:
+            retrievers.create_retriever(
+                m.CreateRetrieverRequest(
+                    retriever_name="r",
+                    stages=[
+                        m.StageConfigInput(
+                            stage_name="ask", config={"stage_id": "llm_filter", "parameters": {}}
+                        )
+                    ],
+                )
+            )
+        message = error_of(unknown.value).error.message
+        assert "'llm_filter'" in message and "feature_search" in message and "group_by" in message
+
+        with pytest.raises(exc.NotFoundException):
+            mixpeek.TasksApi(api).get_task("tsk_nope")
+    with live.api(live.read_key) as reader:
+        with pytest.raises(exc.ForbiddenException) as read_only:
+            image_bucket(reader, "more")
+        assert "may only read" in error_of(read_only.value).error.message
+    no_key = mixpeek.ApiClient(mixpeek.Configuration(host=f"{live.url}/mixpeek"))
+    with pytest.raises(exc.UnauthorizedException) as anonymous:
+        mixpeek.BucketsApi(no_key).list_buckets_get()
+    assert "API key is required" in error_of(anonymous.value).error.message
+    with live.api() as api, pytest.raises(exc.ForbiddenException) as elsewhere:
+        mixpeek.NamespacesApi(api).create_namespace(
+            m.CreateNamespaceRequest(namespace_name="brand-new")
+        )
+    assert "omnidex namespace create brand-new" in error_of(elsewhere.value).error.message
+
+
+def test_stages_map_onto_omnidex_filters_groups_limits_and_reranks(
+    live: Live,
+    tmp_path: Path,
+    tiny_embedder_path: Path,
+    tiny_cross_encoder_path: Path,
+    needs_tesseract: None,
+) -> None:
+    with live.api() as api:
+        bucket = image_bucket(api)
+        objects = mixpeek.BucketObjectsApi(api)
+        made = {}
+        for word, shop in (("BAKERY", "north"), ("BUTCHER", "south"), ("BARBER", "north")):
+            made[word] = objects.create_object_buckets(
+                bucket.bucket_id,
+                m.CreateObjectRequest(
+                    blobs=[
+                        m.CreateBlobRequest(
+                            property="image",
+                            type="image",
+                            data=inline_image(word, tmp_path),
+                            metadata={"shop": shop},
+                        )
+                    ],
+                ),
+            ).object_id
+        collection = text_collection(api, bucket.bucket_id, tiny_embedder_path)
+        batches = mixpeek.BucketBatchesApi(api)
+        batch = batches.create_batch_buckets_batches(
+            bucket.bucket_id, m.CreateBatchRequest(object_ids=list(made.values()), auto_submit=True)
+        )
+        assert wait_task(api, batch.task_id).status == m.TaskStatusEnum.COMPLETED
+        assert mixpeek.BatchesApi(api).get_batch_by_id_batches(batch.batch_id).status == (
+            m.TaskStatusEnum.COMPLETED
+        )
+        assert [t.task_id for t in mixpeek.TasksApi(api).list_tasks().results] == [batch.task_id]
+
+        def search(query: dict[str, Any], lexical: bool = True) -> dict[str, Any]:
+            return {
+                "stage_id": "feature_search",
+                "parameters": {
+                    "searches": [
+                        {
+                            "feature_uri": "mixpeek://image_extractor@v1/embedding",
+                            "query": query,
+                            "lexical": lexical,
+                            "top_k": 10,
+                        }
+                    ],
+                    "final_top_k": 10,
+                },
+            }
+
+        retrievers = mixpeek.RetrieversApi(api)
+        stages = [
+            m.StageConfigInput(
+                stage_name="north_only",
+                stage_type="filter",
+                config={
+                    "stage_id": "attribute_filter",
+                    "parameters": {
+                        "field": "metadata.shop",
+                        "operator": "eq",
+                        "value": "{{INPUT.shop}}",
+                    },
+                },
+            ),
+            m.StageConfigInput(
+                stage_name="dense",
+                stage_type="filter",
+                config=search({"input_mode": "text", "value": "{{INPUT.query}}"}, lexical=False),
+            ),
+            m.StageConfigInput(
+                stage_name="rerank",
+                stage_type="sort",
+                config={
+                    "stage_id": "rerank",
+                    "parameters": {
+                        "inference_name": str(tiny_cross_encoder_path),
+                        "query": "{{INPUT.query}}",
+                        "top_k": 5,
+                    },
+                },
+            ),
+            m.StageConfigInput(
+                stage_name="one_per_object",
+                stage_type="reduce",
+                config={
+                    "stage_id": "group_by",
+                    "parameters": {"group_by_field": "source_object_id", "max_per_group": 1},
+                },
+            ),
+            m.StageConfigInput(
+                stage_name="top",
+                stage_type="reduce",
+                config={"stage_id": "limit", "parameters": {"limit": 5}},
+            ),
+        ]
+        retriever = retrievers.create_retriever(
+            m.CreateRetrieverRequest(
+                retriever_name="north",
+                collection_identifiers=["pics"],
+                stages=stages,
+                input_schema={
+                    "query": m.RetrieverInputSchemaFieldInput(type="text"),
+                    "shop": m.RetrieverInputSchemaFieldInput(type="string"),
+                },
+            )
+        )
+        assert retriever.collection_identifiers == [collection.collection_id]
+        hits = retrievers.execute_retriever(
+            "north", m.ExecuteRetrieverRequest(inputs={"query": "shop sign", "shop": "north"})
+        ).documents
+        assert {h["source_object_id"] for h in hits} == {made["BAKERY"], made["BARBER"]}
+        assert all(set(h["stage_scores"]) >= {"dense", "rerank"} for h in hits)
+        plan = retrievers.explain_retriever_execution_id_execute(
+            "north", m.ExplainRetrieverRequest(inputs={"query": "shop sign", "shop": "south"})
+        ).execution_plan
+        assert [p.stage_name for p in plan] == [
+            "north_only",
+            "dense",
+            "rerank",
+            "one_per_object",
+            "top",
+        ]
+        assert plan[-1].estimated_output == 1
+
+        words = retrievers.create_retriever(
+            m.CreateRetrieverRequest(
+                retriever_name="words",
+                stages=[
+                    m.StageConfigInput(
+                        stage_name="bm25",
+                        config=search({"input_mode": "text", "value": "{{INPUT.q}}"}),
+                    )
+                ],
+            )
+        )
+        assert list(words.input_schema) == ["q"]
+        found = retrievers.execute_retriever(
+            words.retriever_id, m.ExecuteRetrieverRequest(inputs={"q": "butcher"})
+        )
+        assert found.documents[0]["source_object_id"] == made["BUTCHER"]
+        assert found.documents[0]["metadata"]["shop"] == "south"
+        assert [r.retriever_name for r in retrievers.list_retrievers().results] == [
+            "north",
+            "words",
+        ]
+        retrievers.delete_retriever("words")
+        with pytest.raises(exc.NotFoundException):
+            retrievers.get_retriever(words.retriever_id)
+
+
+def test_a_canceled_batch_leaves_its_objects_unprocessed(
+    tmp_path: Path, tiny_embedder_path: Path
+) -> None:
+    home = tmp_path / "home"
+    db = omnidex.connect(home)
+    _, key = db.create_key("w", "write")
+    db.close()
+    server, thread, url = start_server(home, workers=0)  # nothing takes the queued tasks
+    try:
+        live = Live(url, key, key, key, "")
+        with live.api() as api:
+            bucket = image_bucket(api)
+            objects = mixpeek.BucketObjectsApi(api)
+            obj = objects.create_object_buckets(
+                bucket.bucket_id,
+                m.CreateObjectRequest(
+                    blobs=[m.CreateBlobRequest(property="note", type="text", data=m.Data("a note"))]
+                ),
+            )
+            text_collection(api, bucket.bucket_id, tiny_embedder_path)
+            batches = mixpeek.BucketBatchesApi(api)
+            batch = batches.create_batch_buckets_batches(
+                bucket.bucket_id, m.CreateBatchRequest(object_ids=[obj.object_id])
+            )
+            queued = batches.submit_batch_buckets_batches(bucket.bucket_id, batch.batch_id)
+            assert queued.status == m.TaskStatusEnum.QUEUED
+            with pytest.raises(exc.ConflictException):  # submitted once only
+                batches.submit_batch_buckets_batches(bucket.bucket_id, batch.batch_id)
+            canceled = batches.cancel_batch_buckets_batches(bucket.bucket_id, batch.batch_id)
+            assert canceled.status == m.TaskStatusEnum.CANCELED
+            assert (
+                mixpeek.TasksApi(api).get_task(queued.task_id).status == m.TaskStatusEnum.CANCELED
+            )
+            docs = mixpeek.CollectionDocumentsApi(api).list_documents_0("pics")
+            assert docs.results == [] and docs.total_documents == 0
+
+            objects.delete_object_buckets(bucket.bucket_id, obj.object_id)
+            assert objects.list_objects_get_buckets(bucket.bucket_id).results == []
+            mixpeek.CollectionsApi(api).delete_collection("pics")
+            assert mixpeek.CollectionsApi(api).list_collections_get().results == []
+            mixpeek.BucketsApi(api).delete_bucket(bucket.bucket_id)
+            with pytest.raises(exc.NotFoundException):
+                mixpeek.BucketsApi(api).get_bucket(bucket.bucket_id)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def test_fields_omnidex_does_not_act_on_are_named_in_a_header(live: Live) -> None:
+    with live.api() as api:
+        answer = mixpeek.BucketsApi(api).create_bucket_with_http_info(
+            m.BucketCreateRequest(
+                bucket_name="tiered",
+                bucket_schema=m.BucketSchemaInput(
+                    properties={
+                        "image": m.BucketSchemaFieldInput(type=m.BucketSchemaFieldType.IMAGE)
+                    }
+                ),
+                storage_class=m.StorageClass.COLDLINE,
+                unique_key=m.UniqueKeyConfig(fields=["image"]),
+            )
+        )
+        assert isinstance(answer.data, m.BucketResponse)
+        headers = {k.lower(): v for k, v in (answer.headers or {}).items()}
+        assert headers["x-omnidex-ignored"] == "storage_class, unique_key"

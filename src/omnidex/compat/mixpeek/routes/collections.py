@@ -47,7 +47,8 @@ class CollectionIn(BaseModel):
 
 
 def collection_id(info: CollectionInfo) -> str:
-    return COLLECTION_PREFIX + info.id
+    """Mixpeek's ``col_…`` id: omnidex's own collection id, which has that form."""
+    return info.id if info.id.startswith(COLLECTION_PREFIX) else COLLECTION_PREFIX + info.id
 
 
 def collection_out(who: Caller, row: Row) -> dict[str, Any]:
