@@ -21,6 +21,7 @@ mixpeek = pytest.importorskip("mixpeek")
 
 from mixpeek import exceptions as exc  # noqa: E402
 from mixpeek import models as m  # noqa: E402
+from mixpeek._client.client import MixpeekAPIError  # noqa: E402
 from mixpeek.exceptions import ApiException  # noqa: E402
 
 import omnidex  # noqa: E402
@@ -549,6 +550,12 @@ def test_stages_map_onto_omnidex_filters_groups_limits_and_reranks(
         )
         assert found.documents[0]["source_object_id"] == made["BUTCHER"]
         assert found.documents[0]["metadata"]["shop"] == "south"
+        either = m.ExecuteRetrieverRequest(inputs={"q": "bakery butcher"})
+        both = retrievers.execute_retriever("words", either).documents
+        assert {d["source_object_id"] for d in both} == {made["BAKERY"], made["BUTCHER"]}
+        either.filters = {"AND": [{"field": "metadata.shop", "operator": "eq", "value": "south"}]}
+        south = retrievers.execute_retriever("words", either).documents
+        assert [d["source_object_id"] for d in south] == [made["BUTCHER"]]
         assert [r.retriever_name for r in retrievers.list_retrievers().results] == [
             "north",
             "words",
@@ -623,3 +630,55 @@ def test_fields_omnidex_does_not_act_on_are_named_in_a_header(live: Live) -> Non
         assert isinstance(answer.data, m.BucketResponse)
         headers = {k.lower(): v for k, v in (answer.headers or {}).items()}
         assert headers["x-omnidex-ignored"] == "storage_class, unique_key"
+
+
+def test_the_sdks_one_line_client_runs_its_own_helpers(
+    live: Live, tiny_embedder_path: Path, needs_tesseract: None
+) -> None:
+    client = mixpeek.Mixpeek(live.key, namespace="default", base_url=f"{live.url}/mixpeek/v1")
+    bucket = client.buckets.create(
+        bucket_name="signs", bucket_schema={"properties": {"image": {"type": "image"}}}
+    )
+    made = client.buckets.upload(bucket["bucket_id"], url=f"{live.files}/sign.png")
+    assert made.blobs[0]["property"] == "image"
+    assert [b.bucket_name for b in client.buckets.list()["results"]] == ["signs"]
+    client.collections.create(
+        collection_name="signs",
+        source={"type": "bucket", "bucket_ids": [bucket["bucket_id"]]},
+        feature_extractor={
+            "feature_extractor_name": "image_extractor",
+            "version": "v1",
+            "params": {"text_embedding": {"model_id": str(tiny_embedder_path)}},
+        },
+    )
+    with live.api() as api:
+        batches = mixpeek.BucketBatchesApi(api)
+        batch = batches.create_batch_buckets_batches(
+            bucket["bucket_id"], m.CreateBatchRequest(object_ids=[made.object_id], auto_submit=True)
+        )
+        assert wait_task(api, batch.task_id).status == m.TaskStatusEnum.COMPLETED
+    retriever = client.retrievers.create(
+        retriever_name="signs",
+        stages=[
+            {
+                "stage_name": "words",
+                "config": {
+                    "stage_id": "feature_search",
+                    "parameters": {
+                        "searches": [
+                            {
+                                "feature_uri": "mixpeek://image_extractor@v1/embedding",
+                                "query": "{{INPUT.query}}",
+                                "lexical": True,
+                            }
+                        ]
+                    },
+                },
+            }
+        ],
+    )
+    found = client.retrievers.execute(retriever.retriever_id, inputs={"query": "late"})
+    assert found.documents[0].source_object_id == made.object_id
+    with pytest.raises(MixpeekAPIError) as caught:
+        client.buckets.get("nope")
+    assert caught.value.status == 404

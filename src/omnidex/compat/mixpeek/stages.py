@@ -180,6 +180,12 @@ def _condition(cond: dict[str, Any], at: str) -> str:
     return f"{field} {_OPERATORS[operator]} {_literal(value, at)}"
 
 
+def where_of(conditions: dict[str, Any], at: str = "filters") -> str:
+    """An omnidex ``where`` expression for Mixpeek filter conditions (``{"AND": [...]}`` or one
+    ``{field, operator, value}``), with input references bound as values."""
+    return _condition(template(conditions), at)
+
+
 def _attribute_filter(params: dict[str, Any], at: str) -> dict[str, Any]:
     if params.get("conditions"):
         return {"where": _condition(params["conditions"], at)}

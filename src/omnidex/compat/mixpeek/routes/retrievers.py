@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from omnidex.compat.mixpeek.access import Caller, Reader, Writer, note_ignored
 from omnidex.compat.mixpeek.routes.collections import find_collection
 from omnidex.compat.mixpeek.routes.documents import document_out
-from omnidex.compat.mixpeek.stages import input_names, omnidex_stage, stage_parts
+from omnidex.compat.mixpeek.stages import input_names, omnidex_stage, stage_parts, where_of
 from omnidex.compat.mixpeek.store import Row
 from omnidex.compat.mixpeek.wire import page
 from omnidex.errors import AlreadyExistsError, InvalidSpecError
@@ -57,6 +57,7 @@ class ExecuteIn(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     inputs: dict[str, Any] = Field(default_factory=dict)
+    filters: dict[str, Any] | None = None
     limit: int | None = Field(None, ge=1, le=1000)
 
 
@@ -213,18 +214,28 @@ def delete_retriever(retriever_id: str, who: Writer) -> dict[str, Any]:
     return {"success": True, "message": f"retriever {row['retriever_name']!r} deleted"}
 
 
-def _run(who: Caller, row: Row, inputs: dict[str, Any]) -> RetrievalResult:
-    return who.db.retriever(row["retriever_name"]).explain(inputs)
+def _run(who: Caller, row: Row, body: ExecuteIn) -> RetrievalResult:
+    """Run the retriever; ``filters`` become an ``attribute_filter`` before its stages (pushed
+    down into the first search)."""
+    saved = who.db.retriever(row["retriever_name"])
+    if not body.filters:
+        return saved.explain(body.inputs)
+    spec = saved.info.spec.model_dump()
+    spec["stages"] = [
+        {"type": "attribute_filter", "id": "filters", "params": {"where": where_of(body.filters)}},
+        *spec["stages"],
+    ]
+    return who.db.retrieve(spec, body.inputs)
 
 
 @router.post("/{retriever_id}/execute")
 def execute_retriever(
     retriever_id: str, body: ExecuteIn, who: Reader, request: Request, response: Response
 ) -> dict[str, Any]:
-    note_ignored(response, body, {"inputs", "limit"})
+    note_ignored(response, body, {"inputs", "filters", "limit"})
     row = who.store.get("retrievers", who.namespace, retriever_id)
     started = time.perf_counter()
-    result = _run(who, row, body.inputs)
+    result = _run(who, row, body)
     hits = result.hits[: body.limit] if body.limit else result.hits
     collections = {c["collection_name"]: c for c in who.store.rows("collections", who.namespace)}
     documents = []
@@ -257,7 +268,7 @@ def explain_retriever(retriever_id: str, body: ExecuteIn, who: Reader) -> dict[s
     """The stages as they ran on these inputs: measured times and candidate counts (omnidex
     explains by running, so the figures are measured, not estimated)."""
     row = who.store.get("retrievers", who.namespace, retriever_id)
-    result = _run(who, row, body.inputs)
+    result = _run(who, row, body)
     plan = [
         {
             "stage_index": i,
