@@ -84,6 +84,16 @@ def live(tmp_path: Path, media: Path) -> Iterator[Live]:
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the test's media; ``/to-metadata`` redirects to the cloud metadata address."""
+
+    def do_GET(self) -> None:
+        if self.path == "/to-metadata":
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            self.end_headers()
+            return
+        super().do_GET()
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
@@ -209,6 +219,10 @@ def test_quickstart_flow_runs_unchanged_through_the_sdk(
         assert max(e["end_time"] for e in scenes) == pytest.approx(78.1, abs=1.0)
         thumb = httpx.get(scenes[0]["thumbnail_url"], timeout=30)  # signed: no key sent
         assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
+        moment = httpx.get(scenes[1]["source_url"], headers={"Range": "bytes=0-99"}, timeout=30)
+        assert moment.status_code == 206 and len(moment.content) == 100
+        forged = scenes[0]["thumbnail_url"][:-4] + "AAAA"
+        assert httpx.get(forged, timeout=30).status_code == 401
 
         retrievers = mixpeek.RetrieversApi(api)
         retriever = retrievers.create_retriever(
@@ -682,3 +696,57 @@ def test_the_sdks_one_line_client_runs_its_own_helpers(
     with pytest.raises(MixpeekAPIError) as caught:
         client.buckets.get("nope")
     assert caught.value.status == 404
+
+
+def test_a_redirect_to_a_private_address_fails_its_object_not_the_batch(
+    live: Live, tiny_embedder_path: Path, needs_tesseract: None
+) -> None:
+    with live.api() as api:
+        bucket = image_bucket(api)
+        objects = mixpeek.BucketObjectsApi(api)
+        ids = [
+            objects.create_object_buckets(
+                bucket.bucket_id,
+                m.CreateObjectRequest(
+                    blobs=[m.CreateBlobRequest(property="image", type="image", data=m.Data(url))]
+                ),
+            ).object_id
+            for url in (f"{live.files}/sign.png", f"{live.files}/to-metadata")
+        ]
+        text_collection(api, bucket.bucket_id, tiny_embedder_path)
+        batches = mixpeek.BucketBatchesApi(api)
+        batch = batches.create_batch_buckets_batches(
+            bucket.bucket_id, m.CreateBatchRequest(object_ids=ids, auto_submit=True)
+        )
+        task = wait_task(api, batch.task_id)
+        assert task.status == m.TaskStatusEnum.COMPLETED_WITH_ERRORS
+        assert "unsafe_url" in task.error and "169.254.169.254" in task.error
+        assert task.additional_data["ingest_tasks"] == {"COMPLETED": 1, "FAILED": 1}
+        report = batches.get_batch_buckets_batches(bucket.bucket_id, batch.batch_id)
+        assert (report.failed_object_count, report.error_summary) == (1, {"unsafe_url": 1})
+        docs = mixpeek.CollectionDocumentsApi(api).list_documents("pics")
+        assert [d.additional_properties["source_object_id"] for d in docs.results] == [ids[0]]
+
+
+def test_rate_limits_answer_429_in_mixpeeks_shape(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    db = omnidex.connect(home)
+    _, key = db.create_key("w", "write")
+    db.close()
+    server, thread, url = start_server(home, workers=0, rate_per_minute=1, rate_burst=2)
+    try:
+        # retries=0: urllib3 would otherwise wait out Retry-After and try again.
+        config = mixpeek.Configuration(host=f"{url}/mixpeek", access_token=key, retries=0)
+        with mixpeek.ApiClient(config) as api:
+            buckets = mixpeek.BucketsApi(api)
+            buckets.list_buckets_get()
+            buckets.list_buckets_get()
+            with pytest.raises(ApiException) as caught:
+                buckets.list_buckets_get()
+        assert caught.value.status == 429
+        assert int(caught.value.headers["Retry-After"]) >= 1
+        error = error_of(caught.value)
+        assert (error.error.type, error.error.code) == ("TooManyRequestsError", "rate_limited")
+    finally:
+        server.should_exit = True
+        thread.join(30)
