@@ -644,6 +644,22 @@ def test_fields_omnidex_does_not_act_on_are_named_in_a_header(live: Live) -> Non
         assert isinstance(answer.data, m.BucketResponse)
         headers = {k.lower(): v for k, v in (answer.headers or {}).items()}
         assert headers["x-omnidex-ignored"] == "storage_class, unique_key"
+        collection = mixpeek.CollectionsApi(api).create_collection_with_http_info(
+            m.CreateCollectionRequest(
+                collection_name="tiered",
+                source=m.SourceConfigInput(type=m.SourceType.BUCKET, bucket_ids=["tiered"]),
+                feature_extractor=m.SharedCollectionFeaturesExtractorsModelsFeatureExtractorConfigInput(
+                    feature_extractor_name="text_extractor", version="v1", params={"dims": 768}
+                ),
+                enabled=True,
+            )
+        )
+        assert isinstance(collection.data, m.CollectionResponse)
+        headers = {k.lower(): v for k, v in (collection.headers or {}).items()}
+        assert headers["x-omnidex-ignored"] == "enabled, feature_extractor.params.dims"
+        with pytest.raises(exc.ConflictException) as twice:
+            image_bucket(api, "tiered")
+        assert error_of(twice.value).error.message == "bucket 'tiered' already exists"
 
 
 def test_the_sdks_one_line_client_runs_its_own_helpers(

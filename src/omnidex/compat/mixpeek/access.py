@@ -84,10 +84,12 @@ Reader = Annotated[Caller, Depends(caller)]
 Writer = Annotated[Caller, Depends(writer)]
 
 
-def note_ignored(response: Response, body: Any, supported: set[str]) -> list[str]:
-    """Name, in the warning header, the fields of ``body`` that were sent but are not acted on."""
+def note_ignored(
+    response: Response, body: Any, supported: set[str], also: list[str] | None = None
+) -> None:
+    """Name, in the warning header, the fields of ``body`` that were sent but are not acted on
+    (and the nested ones in ``also``)."""
     sent = set(body.model_fields_set) | set(body.model_extra or {})
-    ignored = sorted(sent - supported)
+    ignored = sorted(sent - supported) + (also or [])
     if ignored:
         response.headers[WARNING_HEADER] = ", ".join(ignored)
-    return ignored

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from omnidex.errors import NotFoundError
+from omnidex.errors import AlreadyExistsError, NotFoundError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (
@@ -95,12 +95,16 @@ class MixpeekStore:
         row_id, stamp = body.get("id") or new_id(kind), now()
         columns = ["id", "namespace", *keys, "body", "created_at", "updated_at"]
         values = [row_id, namespace, *keys.values(), json.dumps(body), stamp, stamp]
-        with self._connect() as db:
-            db.execute(
-                f"INSERT INTO {_table(kind)} ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' * len(columns))})",
-                values,
-            )
+        try:
+            with self._connect() as db:
+                db.execute(
+                    f"INSERT INTO {_table(kind)} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' * len(columns))})",
+                    values,
+                )
+        except sqlite3.IntegrityError:  # a request with the same name got there first
+            name = keys.get("name", row_id)
+            raise AlreadyExistsError(f"{SINGULAR[kind]} {name!r} already exists") from None
         return _row(row_id, namespace, body, stamp, stamp)
 
     def update(self, kind: str, row: Row, **changes: Any) -> Row:

@@ -93,13 +93,12 @@ def create_collection(body: CollectionIn, who: Writer, response: Response) -> di
     buckets = [who.store.get("buckets", who.namespace, b)["id"] for b in body.source.bucket_ids]
     fe = body.feature_extractor
     extractors, unused = pipeline(fe.feature_extractor_name, fe.version, fe.params)
-    ignored = note_ignored(
+    note_ignored(
         response,
         body,
         {"collection_name", "description", "source", "feature_extractor", "metadata"},
+        also=[f"feature_extractor.params.{k}" for k in unused],
     )
-    if unused:
-        response.headers["X-Omnidex-Ignored"] = ", ".join(ignored + [f"params.{k}" for k in unused])
     if who.store.find("collections", who.namespace, body.collection_name):
         raise AlreadyExistsError(
             f"collection {body.collection_name!r} already exists", field="collection_name"
