@@ -766,3 +766,52 @@ def test_rate_limits_answer_429_in_mixpeeks_shape(tmp_path: Path) -> None:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+def test_presigned_uploads_are_signed_once_only_and_capped(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    db = omnidex.connect(home)
+    _, key = db.create_key("w", "write")
+    db.close()
+    server, thread, url = start_server(home, workers=0, max_upload_bytes=2000)
+    try:
+        with Live(url, key, key, key, "").api() as api:
+            bucket = image_bucket(api)
+            uploads = mixpeek.BucketUploadsApi(api)
+
+            def create(name: str) -> m.UploadResponse:
+                return uploads.create_upload_buckets(
+                    bucket.bucket_id,
+                    m.CreateUploadRequest(
+                        filename=name, content_type="text/plain", blob_property="note"
+                    ),
+                )
+
+            first = create("a.txt")
+            assert first.presigned_url and first.presigned_url.startswith(f"{url}/mixpeek/")
+            with pytest.raises(exc.ConflictException):  # nothing sent yet
+                uploads.confirm_upload_buckets(bucket.bucket_id, first.upload_id)
+            assert httpx.put(first.presigned_url, content=b"x" * 2001).status_code == 413
+            assert httpx.put(first.presigned_url[:-3] + "abc", content=b"hi").status_code == 401
+            assert httpx.put(first.presigned_url, content=b"a short note").status_code == 200
+            assert httpx.put(first.presigned_url, content=b"again").status_code == 409
+            done = uploads.confirm_upload_buckets(bucket.bucket_id, first.upload_id)
+            obj = mixpeek.BucketObjectsApi(api).get_object_buckets(bucket.bucket_id, done.object_id)
+            assert obj.blobs[0].properties["size_bytes"] == len(b"a short note")
+
+            lying = create("b.png")  # the bytes must be what the name says
+            with pytest.raises(exc.UnprocessableEntityException):
+                uploads.create_upload_buckets(
+                    bucket.bucket_id,
+                    m.CreateUploadRequest(
+                        filename="c.txt", content_type="text/plain", blob_property="video"
+                    ),
+                )
+            assert httpx.put(lying.presigned_url, content=b"not an image").status_code == 200
+            with pytest.raises(ApiException) as refused:
+                uploads.confirm_upload_buckets(bucket.bucket_id, lying.upload_id)
+            message = error_of(refused.value).error.message
+            assert message.startswith("b.png: ") and "uploads" not in message
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from omnidex.compat.mixpeek.access import Reader, Writer, note_ignored, store_of
-from omnidex.compat.mixpeek.blobs import file_properties, folder
+from omnidex.compat.mixpeek.blobs import checked, file_properties, folder
 from omnidex.compat.mixpeek.store import Row, new_id
 from omnidex.compat.mixpeek.wire import layer_url
 from omnidex.errors import InvalidSpecError, NotFoundError, PayloadTooLargeError, TaskStateError
 from omnidex.server.auth import server_state
 from omnidex.server.media_links import MediaLinks, MediaTarget
-from omnidex.server.uploads import check_content, check_filename, stored_name
+from omnidex.server.uploads import check_filename, stored_name
 
 router = APIRouter(tags=["bucket uploads"])
 LINKS = MediaLinks()
@@ -121,10 +122,15 @@ async def put_upload(token: str, request: Request) -> Response:
     target = LINKS.verify(token)
     state = server_state(request)
     store = store_of(state)
-    row = store.get("uploads", target.namespace, target.document_id)
+    row = await run_in_threadpool(store.get, "uploads", target.namespace, target.document_id)
     if row["status"] != "PENDING":
         raise TaskStateError(f"upload {row['id']!r} has already been received")
     limit = state.config.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(
+            f"upload larger than the limit of {limit} bytes", limit="max_upload_bytes"
+        )
     path = folder(state) / stored_name(row["filename"])
     size = 0
     try:
@@ -139,7 +145,9 @@ async def put_upload(token: str, request: Request) -> Response:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    store.update("uploads", row, status="UPLOADED", path=str(path), size=size)
+    await run_in_threadpool(
+        partial(store.update, "uploads", row, status="UPLOADED", path=str(path), size=size)
+    )
     return Response(status_code=200, headers={"ETag": f'"{row["id"]}"'})
 
 
@@ -152,7 +160,7 @@ def confirm_upload(bucket_identifier: str, upload_id: str, who: Writer) -> dict[
         raise TaskStateError(f"upload {upload_id!r} is {state}; PUT the file to its presigned_url")
     if row["status"] == "UPLOADED":
         try:
-            check_content(Path(row["path"]), row["filename"], who.state.settings.limits)
+            checked(who.state, Path(row["path"]), row["filename"])
         except Exception:
             who.store.update("uploads", row, status="FAILED")
             raise
