@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from omnidex.compat.mixpeek.store import MixpeekStore, Row
-from omnidex.errors import InvalidSpecError, OmnidexError
+from omnidex.errors import InvalidSpecError
 from omnidex.server.state import ServerState
 from omnidex.server.uploads import check_content, save_stream
 from omnidex.sources.http import FetchPolicy, check_url
@@ -138,23 +138,8 @@ def _decode(text: str) -> bytes:
 def _save(state: ServerState, raw: bytes, filename: str) -> Path:
     target = folder(state)
     path = save_stream(io.BytesIO(raw), target, filename, state.config.max_upload_bytes)
-    checked(state, path, filename)
+    check_content(path, filename, state.settings.limits)
     return path
-
-
-def checked(state: ServerState, path: Path, filename: str) -> None:
-    """:func:`~omnidex.server.uploads.check_content`, with errors naming the client's file name
-    rather than where the server keeps it."""
-    try:
-        check_content(path, filename, state.settings.limits)
-    except OmnidexError as exc:
-        exc.message = exc.message.replace(str(path), filename)
-        exc.context = {
-            k: v.replace(str(path), filename) if isinstance(v, str) else v
-            for k, v in exc.context.items()
-        }
-        exc.args = (exc.message,)
-        raise
 
 
 def discard_blobs(state: ServerState, blobs: list[dict[str, Any]]) -> None:

@@ -19,13 +19,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from omnidex.compat.mixpeek.access import Reader, Writer, note_ignored, store_of
-from omnidex.compat.mixpeek.blobs import checked, file_properties, folder
+from omnidex.compat.mixpeek.blobs import file_properties, folder
 from omnidex.compat.mixpeek.store import Row, new_id
 from omnidex.compat.mixpeek.wire import layer_url
 from omnidex.errors import InvalidSpecError, NotFoundError, PayloadTooLargeError, TaskStateError
 from omnidex.server.auth import server_state
 from omnidex.server.media_links import MediaLinks, MediaTarget
-from omnidex.server.uploads import check_filename, stored_name
+from omnidex.server.uploads import check_content, check_filename, stored_name
 
 router = APIRouter(tags=["bucket uploads"])
 LINKS = MediaLinks()
@@ -160,7 +160,7 @@ def confirm_upload(bucket_identifier: str, upload_id: str, who: Writer) -> dict[
         raise TaskStateError(f"upload {upload_id!r} is {state}; PUT the file to its presigned_url")
     if row["status"] == "UPLOADED":
         try:
-            checked(who.state, Path(row["path"]), row["filename"])
+            check_content(Path(row["path"]), row["filename"], who.state.settings.limits)
         except Exception:
             who.store.update("uploads", row, status="FAILED")
             raise
