@@ -815,3 +815,44 @@ def test_presigned_uploads_are_signed_once_only_and_capped(tmp_path: Path) -> No
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+def test_scene_caption_runs_phi4_multimodal_on_its_model_server(
+    live: Live, tmp_path: Path, tiny_embedder_path: Path
+) -> None:
+    from ..models.openai_server import BASE_MODEL, openai_server
+
+    with openai_server() as phi4, live.api() as api:
+        bucket = image_bucket(api)
+        obj = mixpeek.BucketObjectsApi(api).create_object_buckets(
+            bucket.bucket_id,
+            m.CreateObjectRequest(
+                blobs=[
+                    m.CreateBlobRequest(
+                        property="image", type="image", data=inline_image("ROADMAP", tmp_path)
+                    )
+                ]
+            ),
+        )
+        mixpeek.CollectionsApi(api).create_collection(
+            m.CreateCollectionRequest(
+                collection_name="captions",
+                source=m.SourceConfigInput(type=m.SourceType.BUCKET, bucket_ids=[bucket.bucket_id]),
+                feature_extractor=m.SharedCollectionFeaturesExtractorsModelsFeatureExtractorConfigInput(
+                    feature_extractor_name="scene_caption",
+                    version="v1",
+                    params={
+                        "model_id": BASE_MODEL,
+                        "scene_caption": {"backend": "openai", "base_url": phi4.url},
+                        "text_embedding": {"model_id": str(tiny_embedder_path)},
+                    },
+                ),
+            )
+        )
+        batch = mixpeek.BucketBatchesApi(api).create_batch_buckets_batches(
+            bucket.bucket_id, m.CreateBatchRequest(object_ids=[obj.object_id], auto_submit=True)
+        )
+        assert wait_task(api, batch.task_id).status == m.TaskStatusEnum.COMPLETED
+        (doc,) = mixpeek.CollectionDocumentsApi(api).list_documents_0("captions").results
+        caption = doc.additional_properties["features"]["scene_caption@v1/caption"]
+        assert caption.startswith("model=vision images=1 sizes=300x110")
