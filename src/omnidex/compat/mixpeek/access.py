@@ -7,6 +7,7 @@ either by name or by the ``ns_<name>`` id this layer hands out; both reach
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from omnidex.types import KeyRole
 
 NAMESPACE_PREFIX = "ns_"
 WARNING_HEADER = "X-Omnidex-Ignored"
+MAX_NAMED = 20
 """Names the request fields omnidex accepted but does not act on (see docs/mixpeek.md)."""
 _STORES: dict[str, MixpeekStore] = {}
 _STORES_LOCK = threading.Lock()
@@ -92,4 +94,8 @@ def note_ignored(
     sent = set(body.model_fields_set) | set(body.model_extra or {})
     ignored = sorted(sent - supported) + (also or [])
     if ignored:
-        response.headers[WARNING_HEADER] = ", ".join(ignored)
+        # Names come from the client: JSON-escaped to printable ASCII, so no byte of them can
+        # break the header, and capped in number.
+        shown = [json.dumps(name)[1:-1][:100] for name in ignored[:MAX_NAMED]]
+        more = len(ignored) - len(shown)
+        response.headers[WARNING_HEADER] = ", ".join(shown + ([f"+{more} more"] if more else []))
