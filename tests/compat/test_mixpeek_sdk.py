@@ -217,6 +217,11 @@ def test_quickstart_flow_runs_unchanged_through_the_sdk(
         assert len(scenes) >= 3
         assert all(e["end_time"] > e["start_time"] >= 0 for e in scenes)
         assert max(e["end_time"] for e in scenes) == pytest.approx(78.1, abs=1.0)
+        first = docs.results[0]
+        one = mixpeek.CollectionDocumentsApi(api).get_document(
+            collection.collection_id, first.document_id
+        )
+        assert isinstance(one, m.DocumentResponse) and one.document_id == first.document_id
         thumb = httpx.get(scenes[0]["thumbnail_url"], timeout=30)  # signed: no key sent
         assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
         moment = httpx.get(scenes[1]["source_url"], headers={"Range": "bytes=0-99"}, timeout=30)
@@ -856,3 +861,26 @@ def test_scene_caption_runs_phi4_multimodal_on_its_model_server(
         (doc,) = mixpeek.CollectionDocumentsApi(api).list_documents_0("captions").results
         caption = doc.additional_properties["features"]["scene_caption@v1/caption"]
         assert caption.startswith("model=vision images=1 sizes=300x110")
+
+
+def test_a_dev_server_creates_the_namespaces_it_is_asked_for(tmp_path: Path) -> None:
+    server, thread, url = start_server(tmp_path / "home", workers=0, dev=True)
+    try:
+        live = Live(url, "unused", "unused", "unused", "")
+        with live.api() as api:
+            made = mixpeek.NamespacesApi(api).create_namespace(
+                m.CreateNamespaceRequest(namespace_name="team-a", description="the A team")
+            )
+            assert (made.namespace_id, made.description) == ("ns_team-a", "the A team")
+        with live.api(namespace=made.namespace_id) as team:
+            image_bucket(team, "theirs")
+            names = [
+                n.namespace_name for n in mixpeek.NamespacesApi(team).list_namespaces_get().results
+            ]
+            assert {"default", "team-a"} <= set(names)
+            spaces = mixpeek.NamespacesApi(team)
+            assert spaces.get_namespace("team-a").bucket_count == 1
+            assert spaces.get_namespace("default").bucket_count == 0
+    finally:
+        server.should_exit = True
+        thread.join(30)
