@@ -15,7 +15,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from omnidex.compat.mixpeek.access import Caller, Reader
+from omnidex.compat.mixpeek.access import Caller, Reader, note_ignored
 from omnidex.compat.mixpeek.routes.collections import find_collection
 from omnidex.compat.mixpeek.store import Row
 from omnidex.compat.mixpeek.wire import layer_url, page, server_url
@@ -89,9 +89,14 @@ def list_documents(
 
 @router.post("/v1/collections/{collection_identifier}/documents/list")
 def list_documents_post(
-    collection_identifier: str, who: Reader, request: Request, body: ListIn | None = None
+    collection_identifier: str,
+    who: Reader,
+    request: Request,
+    response: Response,
+    body: ListIn | None = None,
 ) -> dict[str, Any]:
     body = body or ListIn()
+    note_ignored(response, body, {"limit", "offset"})
     return _page(who, request, collection_identifier, body.limit, body.offset)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,7 +38,7 @@ class StageIn(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     stage_name: str = Field(min_length=1, max_length=128)
-    stage_type: str | None = None
+    stage_type: Literal["filter", "sort", "reduce", "apply", "enrich"] | None = None
     config: dict[str, Any]
 
 
