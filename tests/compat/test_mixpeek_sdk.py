@@ -622,6 +622,13 @@ def test_a_canceled_batch_leaves_its_objects_unprocessed(
 
             objects.delete_object_buckets(bucket.bucket_id, obj.object_id)
             assert objects.list_objects_get_buckets(bucket.bucket_id).results == []
+            text_collection(api, bucket.bucket_id, tiny_embedder_path, name="other")
+            dropped = httpx.delete(
+                f"{url}/v1/collections/other", headers={"Authorization": f"Bearer {key}"}
+            )
+            assert dropped.status_code == 204  # through omnidex's own API
+            listed = mixpeek.CollectionsApi(api).list_collections_get().results
+            assert [c.collection_name for c in listed] == ["pics"]
             mixpeek.CollectionsApi(api).delete_collection("pics")
             assert mixpeek.CollectionsApi(api).list_collections_get().results == []
             mixpeek.BucketsApi(api).delete_bucket(bucket.bucket_id)

@@ -13,7 +13,7 @@ from omnidex.compat.mixpeek.access import Caller, Reader, Writer, note_ignored
 from omnidex.compat.mixpeek.extractors import feature_uri, pipeline
 from omnidex.compat.mixpeek.store import Row
 from omnidex.compat.mixpeek.wire import page
-from omnidex.errors import AlreadyExistsError, InvalidSpecError
+from omnidex.errors import AlreadyExistsError, InvalidSpecError, NotFoundError
 from omnidex.types import CollectionInfo
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
@@ -123,7 +123,12 @@ def create_collection(body: CollectionIn, who: Writer, response: Response) -> di
 
 
 def _list(who: Caller) -> dict[str, Any]:
-    results = [collection_out(who, r) for r in who.store.rows("collections", who.namespace)]
+    results = []
+    for row in who.store.rows("collections", who.namespace):
+        try:
+            results.append(collection_out(who, row))
+        except NotFoundError:  # dropped through omnidex's own API: forget it here too
+            who.store.delete("collections", row["id"])
     return {"results": results, "total_count": len(results), "pagination": page(len(results))}
 
 
