@@ -681,8 +681,6 @@ def test_the_sdks_one_line_client_runs_its_own_helpers(
     bucket = client.buckets.create(
         bucket_name="signs", bucket_schema={"properties": {"image": {"type": "image"}}}
     )
-    made = client.buckets.upload(bucket["bucket_id"], url=f"{live.files}/sign.png")
-    assert made.blobs[0]["property"] == "image"
     assert [b.bucket_name for b in client.buckets.list()["results"]] == ["signs"]
     client.collections.create(
         collection_name="signs",
@@ -693,12 +691,22 @@ def test_the_sdks_one_line_client_runs_its_own_helpers(
             "params": {"text_embedding": {"model_id": str(tiny_embedder_path)}},
         },
     )
+    # index(): the bucket's file property from its schema, the object, then the collection's
+    # trigger, which submits a batch of the bucket's objects
+    made = client.index(f"{live.files}/sign.png", collection="signs")
+    assert made.blobs[0]["property"] == "image"
     with live.api() as api:
-        batches = mixpeek.BucketBatchesApi(api)
-        batch = batches.create_batch_buckets_batches(
-            bucket["bucket_id"], m.CreateBatchRequest(object_ids=[made.object_id], auto_submit=True)
+        (task,) = mixpeek.TasksApi(api).list_tasks().results
+        assert wait_task(api, task.task_id).status == m.TaskStatusEnum.COMPLETED
+        again = mixpeek.CollectionsApi(api).trigger_collection(
+            "signs", m.TriggerCollectionRequest(object_ids=[made.object_id])
         )
-        assert wait_task(api, batch.task_id).status == m.TaskStatusEnum.COMPLETED
+        assert isinstance(again, m.TriggerCollectionResponse) and again.object_count == 1
+        assert wait_task(api, again.task_id).status == m.TaskStatusEnum.COMPLETED
+        with pytest.raises(exc.UnprocessableEntityException):
+            mixpeek.CollectionsApi(api).trigger_collection(
+                "signs", m.TriggerCollectionRequest(object_ids=["obj_none"])
+            )
     retriever = client.retrievers.create(
         retriever_name="signs",
         stages=[

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omnidex.compat.mixpeek.access import Caller, Reader, Writer, note_ignored
 from omnidex.compat.mixpeek.routes.buckets import owned_object
+from omnidex.compat.mixpeek.routes.collections import find_collection
 from omnidex.compat.mixpeek.store import Row
 from omnidex.compat.mixpeek.wire import TASK_STATUS, page
 from omnidex.errors import InvalidSpecError, NotFoundError, TaskStateError
@@ -182,19 +183,9 @@ def create_batch(
     bucket = who.store.get("buckets", who.namespace, bucket_identifier)
     for object_id in body.object_ids:
         owned_object(who, bucket["id"], object_id)
-    batch = who.store.insert(
-        "batches",
-        who.namespace,
-        {
-            "bucket_id": bucket["id"],
-            "batch_name": body.batch_name,
-            "object_ids": list(dict.fromkeys(body.object_ids)),
-            "collection_ids": body.collection_ids,
-            "status": "DRAFT",
-        },
-        bucket_id=bucket["id"],
-    )
-    batch = who.store.update("batches", batch, task_id=TASK_PREFIX + batch["id"].split("_", 1)[1])
+    batch = _new_batch(who, bucket["id"], body.object_ids, body.batch_name)
+    if body.collection_ids:
+        batch = who.store.update("batches", batch, collection_ids=body.collection_ids)
     if body.auto_submit:
         batch = _submit(who, batch, None)
     return batch_out(who, batch)
@@ -262,6 +253,70 @@ def delete_batch(bucket_identifier: str, batch_id: str, who: Writer) -> dict[str
     batch = _cancel(who, _batch(who, bucket_identifier, batch_id))
     who.store.delete("batches", batch["id"])
     return {"success": True, "message": f"batch {batch_id} deleted"}
+
+
+class TriggerIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_buckets: list[str] | None = None
+    object_ids: list[str] | None = None
+
+
+def _new_batch(who: Caller, bucket_id: str, object_ids: list[str], name: str | None) -> Row:
+    batch = who.store.insert(
+        "batches",
+        who.namespace,
+        {
+            "bucket_id": bucket_id,
+            "batch_name": name,
+            "object_ids": list(dict.fromkeys(object_ids)),
+            "collection_ids": None,
+            "status": "DRAFT",
+        },
+        bucket_id=bucket_id,
+    )
+    return who.store.update("batches", batch, task_id=TASK_PREFIX + batch["id"].split("_", 1)[1])
+
+
+@router.post("/v1/collections/{collection_identifier}/trigger", status_code=202)
+def trigger_collection(
+    collection_identifier: str, who: Writer, response: Response, body: TriggerIn | None = None
+) -> dict[str, Any]:
+    """Process the objects of the collection's source buckets into it: one batch per bucket
+    (``include_buckets`` and ``object_ids`` narrow it down), submitted at once."""
+    body = body or TriggerIn()
+    note_ignored(response, body, {"include_buckets", "object_ids"})
+    collection = find_collection(who, collection_identifier)
+    buckets = collection["bucket_ids"]
+    if body.include_buckets:
+        wanted = {who.store.get("buckets", who.namespace, b)["id"] for b in body.include_buckets}
+        buckets = [b for b in buckets if b in wanted]
+    submitted = []
+    for bucket_id in buckets:
+        objects = [o["id"] for o in who.store.rows("objects", who.namespace, bucket_id)]
+        if body.object_ids is not None:
+            objects = [o for o in objects if o in set(body.object_ids)]
+        if objects:
+            batch = _new_batch(who, bucket_id, objects, f"trigger {collection['collection_name']}")
+            submitted.append(_submit(who, batch, [collection["id"]]))
+    if not submitted:
+        raise InvalidSpecError(
+            f"the source buckets of collection {collection['collection_name']!r} hold no objects "
+            "to process",
+            field="object_ids",
+        )
+    return {
+        "batch_id": submitted[0]["id"],
+        "task_id": submitted[0]["task_id"],
+        "collection_id": collection["id"],
+        "source_bucket_ids": [b["bucket_id"] for b in submitted],
+        "object_count": sum(len(b["object_ids"]) for b in submitted),
+        "batch_ids": [b["id"] for b in submitted],
+        "task_ids": [b["task_id"] for b in submitted],
+        "batch_count": len(submitted),
+        "total_tiers": 1,
+        "message": f"{len(submitted)} batch(es) submitted",
+    }
 
 
 def _batch_of_task(who: Caller, task_id: str) -> Row:

@@ -224,9 +224,9 @@ def get_object(bucket_identifier: str, object_identifier: str, who: Reader) -> d
     return object_out(owned_object(who, bucket_identifier, object_identifier))
 
 
-@router.delete("/{bucket_identifier}/objects/{object_identifier}", status_code=200)
+@router.delete("/{bucket_identifier}/objects/{object_identifier}", status_code=204)
 def delete_object(bucket_identifier: str, object_identifier: str, who: Writer) -> Response:
     row = owned_object(who, bucket_identifier, object_identifier)
     discard_blobs(who.state, row["blobs"])
     who.store.delete("objects", row["id"])
-    return Response(status_code=200)
+    return Response(status_code=204)
