@@ -172,12 +172,12 @@ def test_runner_options_are_checked(tmp_path: Path, args: tuple[str, ...], messa
 
 
 def test_collection_create_help_lists_the_default_extractors(cli) -> None:  # type: ignore[no-untyped-def]
-    from omnidex.types import DEFAULT_EXTRACTORS
+    from omnidex.types import DEFAULT_EXTRACTORS, IMAGE_EXTRACTOR
 
     code, out = cli("collection", "create", "--help")
     assert code == 0
     flat = " ".join(out.replace("│", " ").split())
-    assert f"Default: {', '.join(DEFAULT_EXTRACTORS)}." in flat
+    assert f"Default: {', '.join(DEFAULT_EXTRACTORS)}, and {IMAGE_EXTRACTOR} where" in flat
     assert "transcription@v1" in flat
 
 

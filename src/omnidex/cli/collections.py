@@ -11,11 +11,11 @@ import typer
 from omnidex.cli.context import console, state
 from omnidex.cli.render import collections_table, to_json
 from omnidex.errors import InvalidSpecError
-from omnidex.types import DEFAULT_EXTRACTORS
+from omnidex.types import DEFAULT_EXTRACTORS, IMAGE_EXTRACTOR
 
 EXTRACTOR_HELP = (
     'An extractor, in order: "ocr@v1" or \'{"name": "ocr@v1", "params": {…}}\'. '
-    f"Default: {', '.join(DEFAULT_EXTRACTORS)}."
+    f"Default: {', '.join(DEFAULT_EXTRACTORS)}, and {IMAGE_EXTRACTOR} where its model is found."
 )
 
 app = typer.Typer(help="Create, list, show and drop collections.", no_args_is_help=True)
