@@ -8,9 +8,10 @@ import pytest
 
 from omnidex.cli.render import where_in_source
 from omnidex.errors import InvalidSpecError
+from omnidex.retrieval.defaults import default_retriever_spec
 from omnidex.types import CollectionInfo, Document, Hit
 
-from .conftest import SLIDE, TEXT, VECTOR, Moment, Talks, embed
+from .conftest import FEATURES, SLIDE, TEXT, VECTOR, Moment, Talks, embed
 
 
 def spec(*stages: dict[str, Any], inputs: dict[str, Any] | None = None, **extra: Any) -> dict:
@@ -405,3 +406,13 @@ def test_typed_inputs_are_converted(talks: Talks, talks_info: CollectionInfo) ->
     assert retriever.run({"query": "pricing", "year": "2020"}).hits
     with pytest.raises(InvalidSpecError, match="date"):
         retriever.run({"query": "pricing", "day": "next tuesday"})
+
+
+@pytest.mark.parametrize("k", [250, 251, 1000])
+def test_the_default_retriever_runs_for_every_documented_k(
+    talks: Talks, talks_info: CollectionInfo, k: int
+) -> None:
+    features = [(f.address, f.type) for f in FEATURES]
+    the_spec = default_retriever_spec(talks_info.name, features, {VECTOR: frozenset({"text"})}, k)
+    hits = talks.retriever(the_spec, talks_info).run({"query": "pricing"}).hits
+    assert hits and len(hits) <= k
