@@ -235,11 +235,13 @@ class Evidence(BaseModel):
 
 
 class Moment(BaseModel):
-    """Adjacent hits of one object merged into one time range (or page run) by ``group_by``."""
+    """Adjacent hits of one object merged into one time range (or page run, ``page`` to
+    ``end_page``) by ``group_by``."""
 
     score: float
     ids: list[str]
     page: int | None = None
+    end_page: int | None = None
     start_s: float | None = None
     end_s: float | None = None
     snippet: str = ""
