@@ -59,6 +59,8 @@ class FeatureType(StrEnum):
     VECTOR = "vector"
     JSON = "json"
     NUMBER = "number"
+    LABEL = "label"
+    """A short keyword (a language code, an engine name): filterable, never searched or embedded."""
 
 
 class FeatureSpec(BaseModel):
@@ -206,10 +208,6 @@ class Document(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     spec_version: int = 1
     extractors: list[str] = Field(default_factory=list)
-
-    def text(self) -> str:
-        """All text features joined, in feature order: what a snippet is cut from."""
-        return "\n".join(v for v in self.features.values() if isinstance(v, str) and v.strip())
 
 
 class StageScore(BaseModel):
