@@ -219,6 +219,11 @@ class Document(BaseModel):
     spec_version: int = 1
     extractors: list[str] = Field(default_factory=list)
 
+    def text(self) -> str:
+        """Every string feature joined, in feature order. Labels are strings too: where the
+        collection's feature types are known, join its text features instead (as search does)."""
+        return "\n".join(v for v in self.features.values() if isinstance(v, str) and v.strip())
+
 
 class StageScore(BaseModel):
     score: float
