@@ -54,7 +54,7 @@ class GroupBy(Stage):
             key = field_value(candidate.document, self.params.field)
             groups.setdefault((candidate.collection.id, repr(key)), []).append(candidate)
         out = []
-        texts = {c.id: c.document for c in candidates}
+        texts = {c.id: c for c in candidates}
         for members in groups.values():
             best = max(members, key=lambda c: c.score)
             moments = merge_moments(members, self.params.merge_gap_s, self.params.merge_rank_factor)
