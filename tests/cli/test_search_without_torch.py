@@ -12,6 +12,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from omnidex.cli.main import app
+from omnidex.models.onnx_text import EXPORT_DIR
 
 # Runs the CLI as the console script does, then says which heavy modules it imported.
 _PROBE = """
@@ -43,7 +44,7 @@ def test_search_in_a_fresh_process_skips_torch_and_ranks_as_torch_does(
     tiny_embedder_path: Path, tmp_path: Path
 ) -> None:
     model = tmp_path / "model"
-    shutil.copytree(tiny_embedder_path, model)
+    shutil.copytree(tiny_embedder_path, model, ignore=shutil.ignore_patterns(EXPORT_DIR))
     files = tmp_path / "files"
     files.mkdir()
     (files / "ferry.txt").write_text("The harbor ferry leaves at seven every morning.")
@@ -68,7 +69,7 @@ def test_search_in_a_fresh_process_skips_torch_and_ranks_as_torch_does(
     for onnx_hit, torch_hit in zip(onnx_hits, torch_hits, strict=True):
         assert abs(float(onnx_hit["score"]) - float(torch_hit["score"])) < 1e-4
 
-    shutil.rmtree(model / "omnidex-onnx")  # no export: today's torch path, same answer
+    shutil.rmtree(model / EXPORT_DIR)  # no export: today's torch path, same answer
     torch_again, probe = _search(data, "harbor ferry")
     assert "torch" in probe["heavy"]
     assert [h["source"] for h in torch_again] == [h["source"] for h in torch_hits]

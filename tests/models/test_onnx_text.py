@@ -20,9 +20,10 @@ QUERIES = ["hello world", "the quick brown fox", "", "a " * 400]
 
 @pytest.fixture
 def model_copy(tiny_embedder_path: Path, tmp_path: Path) -> Path:
-    """The tiny model in a folder of its own (the export is written inside the model folder)."""
+    """The tiny model, without any export, in a folder of its own (the export is written inside
+    the model folder, so other tests that load the shared one on torch leave theirs there)."""
     folder = tmp_path / "model"
-    shutil.copytree(tiny_embedder_path, folder)
+    shutil.copytree(tiny_embedder_path, folder, ignore=shutil.ignore_patterns(EXPORT_DIR))
     return folder
 
 
