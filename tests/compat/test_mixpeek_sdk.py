@@ -451,6 +451,11 @@ def test_stages_map_onto_omnidex_filters_groups_limits_and_reranks(
                     ],
                 ),
             ).object_id
+        second = objects.list_objects_get_buckets(bucket.bucket_id, limit=2, page=2)
+        assert [o.object_id for o in second.results] == [made["BARBER"]]
+        assert (second.pagination.total, second.pagination.total_pages) == (3, 2)
+        first = objects.list_objects_buckets(bucket.bucket_id, page_size=2, offset=0)
+        assert [o.object_id for o in first.results] == [made["BAKERY"], made["BUTCHER"]]
         collection = text_collection(api, bucket.bucket_id, tiny_embedder_path)
         batches = mixpeek.BucketBatchesApi(api)
         batch = batches.create_batch_buckets_batches(
