@@ -8,11 +8,11 @@ references have the form ``extractor@vN``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -256,6 +256,39 @@ class Hit(BaseModel):
     matched: list[str] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
     moments: list[Moment] = Field(default_factory=list)
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+QueryKind = Literal["text", "image"]
+"""What a query is: words (``str``) or a picture (a decoded RGB ``PIL.Image.Image``)."""
+
+QueryValue = Any
+"""A query: a ``str`` for ``text``, a ``PIL.Image.Image`` for ``image`` (see :func:`query_kind`)."""
+
+
+def query_kind(value: QueryValue) -> QueryKind | None:
+    """The kind of a query value: ``text`` for a string, ``image`` for a PIL image, else None."""
+    if isinstance(value, str):
+        return "text"
+    from PIL import Image
+
+    return "image" if isinstance(value, Image.Image) else None
+
+
+@runtime_checkable
+class QueryEncoder(Protocol):
+    """Whatever embeds queries for a vector feature (the extractor that made those vectors).
+
+    It owns how a query of each kind it takes becomes a vector: ``query_kinds`` says which kinds
+    (``text``, ``image``); ``embed_queries`` embeds queries of those kinds (:func:`query_kind`
+    tells them apart), one L2-normalized float32 row each, in order. A new query modality is a new
+    kind here and in the encoders that take it; callers do not change.
+    """
+
+    def query_kinds(self) -> frozenset[QueryKind]: ...
+
+    def embed_queries(self, queries: Sequence[QueryValue]) -> np.ndarray: ...
 
 
 # --- retrievers -------------------------------------------------------------------------------
