@@ -111,19 +111,29 @@ class ExtractorSpec(BaseModel):
         return value
 
 
+DEFAULT_EXTRACTORS = ("page_text@v1", "ocr@v1", "transcription@v1", "text_embedding@v1")
+"""What a collection created without extractors runs, in order."""
+IMAGE_EXTRACTOR = "image_embedding@v1"
+"""Part of the default pipeline too, where its default model can be found (else a notice)."""
+DEFAULT_MIN_SEGMENT_S = 0.25
+"""Spans shorter than this merge into a neighbour: flicker of a few frames (under 8 at 30 fps),
+while a real short shot (the shot detector keeps cuts 15 frames apart) stays a document."""
+
+
 class SegmentationSpec(BaseModel):
     """How video and audio are cut into segments (text chunking is ``page_text@v1``'s params).
 
     ``scene``: at shot boundaries (video; audio-only files fall back to ``silence``); ``time``:
     fixed windows of ``window_s``; ``silence``: at pauses in the sound. Spans longer than
-    ``max_segment_s`` are split evenly; spans shorter than ``min_segment_s`` are merged.
+    ``max_segment_s`` (at most an hour) are split evenly; spans shorter than ``min_segment_s``
+    are merged.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     split: Literal["scene", "time", "silence"] = "scene"
     max_segment_s: float = Field(30.0, gt=0, le=3600)
-    min_segment_s: float = Field(1.0, ge=0, le=600)
+    min_segment_s: float = Field(DEFAULT_MIN_SEGMENT_S, ge=0, le=600)
     window_s: float = Field(10.0, gt=0, le=3600)
 
     @model_validator(mode="after")

@@ -82,10 +82,12 @@ def check_pixels(
 
 
 def thumbnail_jpeg(image: Image.Image, width: int) -> bytes:
-    """JPEG bytes of ``image`` scaled to ``width`` pixels wide (never enlarged), aspect kept."""
-    if image.width > width:
-        height = max(1, round(image.height * width / image.width))
-        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    """JPEG bytes of ``image`` scaled to fit a ``width`` × ``width`` box (never enlarged), aspect
+    kept: a landscape picture ``width`` wide, a portrait one ``width`` tall."""
+    scale = width / max(image.width, image.height)
+    if scale < 1:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
     buffer = io.BytesIO()

@@ -15,6 +15,8 @@ from omnidex.extractors import registry
 from omnidex.extractors.base import Extractor
 from omnidex.extractors.image_embedding import default_model_missing
 from omnidex.types import (
+    DEFAULT_EXTRACTORS,
+    IMAGE_EXTRACTOR,
     CollectionSpec,
     ExtractorResources,
     ExtractorSpec,
@@ -23,9 +25,6 @@ from omnidex.types import (
     SegmentationSpec,
 )
 
-DEFAULT_EXTRACTORS = ("page_text@v1", "ocr@v1", "transcription@v1", "text_embedding@v1")
-IMAGE_EXTRACTOR = "image_embedding@v1"
-"""Part of the default pipeline too, where its default model can be found (else a notice)."""
 DEFAULT_CHUNKING = (256, 32)
 
 
