@@ -176,17 +176,18 @@ def _metadata_compare(key: str, op: str, value: str | int | float | bool) -> str
     point), numbers as numbers, booleans by ``=``/``!=``; a value of another type (or a list or
     an object) matches no comparison but ``!=`` and ``contains``."""
     target = json_value(key)
-    # the text itself, only where the value is text (json_get_string fails on a list)
+    is_text = f"starts_with({target}, '\"')"
+    # the text itself from its JSON: quotes off, \" and \\ unescaped (Lance's SQL has neither
+    # CASE nor a json_get_string that is safe on lists; control characters stay escaped)
     text = (
-        f"(CASE WHEN starts_with({target}, '\"') "
-        f"THEN json_get_string(metadata, {sql_literal(key)}) END)"
+        f"replace(replace(substr({target}, 2, length({target}) - 2), '\\\"', '\"'), '\\\\', '\\')"
     )
     if op == "contains":
         if not isinstance(value, str):
             raise InvalidFilterError("contains needs a text value", field=key)
         needle = sql_literal(json.dumps(value, ensure_ascii=False))  # an element that is text
         element = f"json_array_contains(metadata, {_json_path(key)}, {needle})"
-        part = f"(strpos({text}, {sql_literal(value)}) > 0)"
+        part = f"({is_text} AND strpos({text}, {sql_literal(value)}) > 0)"
         return f"(coalesce({element}, FALSE) OR coalesce({part}, FALSE))"
     if op == "!=":
         equal = _metadata_compare(key, "=", value)
@@ -198,7 +199,7 @@ def _metadata_compare(key: str, op: str, value: str | int | float | bool) -> str
     if isinstance(value, str) and op == "=":  # json_extract writes text as json.dumps does
         return f"({target} = {sql_literal(json.dumps(value, ensure_ascii=False))})"
     if isinstance(value, str):
-        return f"({text} {_SQL_OPS[op]} {sql_literal(value)})"
+        return f"({is_text} AND {text} {_SQL_OPS[op]} {sql_literal(value)})"
     # try_cast: a key that holds text in some documents must not fail the query
     return f"(try_cast({target} AS DOUBLE) {_SQL_OPS[op]} {sql_literal(float(value))})"
 
@@ -226,10 +227,14 @@ def _in(f: In, columns: Mapping[str, str], typed: Mapping[tuple[str, str], str])
     present = [v for v in f.values if v is not None]
     for value in present:
         _check_type(f.field.name, kind, value)
+    if kind is int:  # only the values the integer column can hold: page IN (1.5) fails Lance
+        low, high = _INT_RANGES[f.field.name]
+        numbers = [float(v) for v in present if isinstance(v, int | float)]
+        present = [int(v) for v in numbers if v == math.floor(v) and low <= v <= high]
     parts = [f"{column} IN ({', '.join(sql_literal(v) for v in present)})"] if present else []
-    if len(present) < len(f.values):
+    if None in f.values:
         parts.append(f"{column} IS NULL")
-    return "(" + " OR ".join(parts) + ")"
+    return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
 
 
 def _column(field: Field, columns: Mapping[str, str]) -> tuple[str, type | None]:
