@@ -50,7 +50,7 @@ import omnidex
 from corpus import queries
 from omnidex.models.embedders import get_embedder
 from omnidex.models.hub import DEFAULT_TEXT_MODEL
-from omnidex.retrieval.candidates import Source
+from omnidex.retrieval.candidates import Source, TextQueries
 from omnidex.retrieval.executor import Retriever
 from omnidex.types import Document, RetrieverSpec
 from search_latency import embedded_corpus, percentiles, timed
@@ -193,7 +193,7 @@ def pipeline(n_queries: int) -> dict[str, Any]:
         start = time.perf_counter()
         collection = load_moments(db, texts, vectors)
         load_s = time.perf_counter() - start
-        source = Source(collection.info, {ADDRESS: lambda q: query_vectors[q]})
+        source = Source(collection.info, {ADDRESS: TextQueries(lambda q: query_vectors[q])})
         retriever = Retriever(RetrieverSpec.model_validate(PIPELINE_SPEC), [source], db.documents)
         layout = db.documents._layout(collection.info.id)  # the table and its column names
         speaker = layout.meta[("speaker", "s")]  # the indexed column omnidex keeps for the key

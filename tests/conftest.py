@@ -102,6 +102,34 @@ def tiny_cross_encoder_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_siglip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random SigLIP checkpoint (dim 32) with its processor, saved to a folder: load it
+    by path, as a hub id is once resolved (``tests/image_checkpoints.py``)."""
+    from .image_checkpoints import build_dual_encoder
+
+    return build_dual_encoder(tmp_path_factory.mktemp("tiny_siglip"), "siglip")
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random CLIP checkpoint (projection dim 24) with its processor, saved to a folder."""
+    from .image_checkpoints import build_dual_encoder
+
+    return build_dual_encoder(tmp_path_factory.mktemp("tiny_clip"), "clip")
+
+
+@pytest.fixture(scope="session")
+def trained_clip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny CLIP trained here for seconds to match pictures of coloured shapes with their
+    captions ("a red circle"): its towers mean something, so ranking can be checked."""
+    from .image_checkpoints import build_dual_encoder, train
+
+    folder = build_dual_encoder(tmp_path_factory.mktemp("trained_clip"), "clip")
+    train(folder, steps=800)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def tiny_phi4mm_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Phi-4-multimodal checkpoint saved like the hub's transformers revision:
     config, weights, processor with a tokenizer trained here, and PEFT adapters in

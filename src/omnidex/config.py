@@ -60,7 +60,9 @@ class Settings(BaseModel):
     )
     limits: Limits = Field(default_factory=Limits)
     ocr_dpi: int = Field(200, ge=72, le=600, description="resolution scanned PDF pages are read at")
-    thumbnail_width: int = Field(320, ge=32, le=2048, description="width of stored thumbnails")
+    thumbnail_width: int = Field(
+        320, ge=32, le=2048, description="longest side of stored thumbnails"
+    )
     ingest_batch_segments: int = Field(
         256, gt=0, description="segments gathered across objects before extractors run"
     )

@@ -8,21 +8,23 @@ LanceDB document store, or the URI ``documents_uri`` names). ``omnidex.Client(ur
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import ValidationError
 
 from omnidex.config import Settings
 from omnidex.errors import InvalidSpecError, NotFoundError
+from omnidex.media.images import as_image, open_image
 from omnidex.pipeline.ask import ask, phi4_options
 from omnidex.pipeline.local_runner import LocalRunner, ProgressCallback
-from omnidex.pipeline.plan import Plan, build_plan, normalize_spec
+from omnidex.pipeline.plan import Plan, build_plan, default_extractors, normalize_spec
 from omnidex.pipeline.ray_runner import RayOptions, RayRunner
 from omnidex.presets import preset_spec
-from omnidex.retrieval.candidates import QueryEmbedder, Source
+from omnidex.retrieval.candidates import Source
 from omnidex.retrieval.defaults import default_retriever_spec
 from omnidex.retrieval.executor import Retriever
 from omnidex.sources.local import expand_sources
@@ -48,6 +50,11 @@ from omnidex.types import (
     SegmentationSpec,
 )
 
+if TYPE_CHECKING:
+    from PIL import Image
+
+ImageArg: TypeAlias = "str | Path | bytes | Image.Image"
+log = logging.getLogger(__name__)
 ExtractorsArg = Sequence[str | dict[str, Any] | ExtractorSpec]
 Runner = Literal["local", "ray"] | RayOptions
 MAX_K = 1000
@@ -124,7 +131,12 @@ class Database:
         except Exception:
             self.catalog.drop_collection(self.namespace, name)
             raise
-        return Collection(self, info, plan)
+        collection = Collection(self, info, plan)
+        if extractors is None and preset is None:
+            collection.notice = default_extractors()[1]
+            if collection.notice:
+                log.warning("collection %s: %s", name, collection.notice)
+        return collection
 
     def collection(self, name: str) -> Collection:
         info = self.catalog.get_collection(self.namespace, name)
@@ -210,6 +222,12 @@ class Database:
         api_keys.authorize(info, self.namespace)
         return info
 
+    def query_image(self, image: ImageArg) -> Image.Image:
+        """A query image (a path, an image file's bytes, a PIL image) decoded within the limits."""
+        if isinstance(image, str | Path):
+            return open_image(Path(image).expanduser(), self.settings.limits)
+        return as_image(image, self.settings.limits, "query image")
+
     def close(self) -> None:
         self.catalog.close()
 
@@ -230,6 +248,8 @@ class Collection:
         self._lock = threading.Lock()
         self._searches: dict[int, Retriever] = {}
         """The default retriever for each ``k`` asked for, checked once."""
+        self.notice: str | None = None
+        """What a new collection's creator should know (the default pipeline left a part out)."""
 
     @property
     def name(self) -> str:
@@ -276,28 +296,48 @@ class Collection:
             return RayRunner(*args, runner)
         raise InvalidSpecError(f"unknown runner {runner!r}; 'local' or 'ray'", field="runner")
 
-    def search(self, query: str, k: int = 10, where: str | Filter | None = None) -> list[Hit]:
+    def search(
+        self,
+        query: str | None = None,
+        k: int = 10,
+        where: str | Filter | None = None,
+        *,
+        image: ImageArg | None = None,
+    ) -> list[Hit]:
         """Hybrid search, the collection's default retriever: vector similarity on every
-        embeddable vector feature and BM25 on the text, fused by reciprocal rank."""
-        return self.explain(query, k, where).hits
+        embeddable vector feature and BM25 on the text, fused by reciprocal rank. ``query`` is
+        text; ``image`` (a path, the bytes of an image file, or a PIL image) searches the image
+        vectors by example; both together are fused."""
+        return self.explain(query, k, where, image=image).hits
 
     def explain(
-        self, query: str, k: int = 10, where: str | Filter | None = None
+        self,
+        query: str | None = None,
+        k: int = 10,
+        where: str | Filter | None = None,
+        *,
+        image: ImageArg | None = None,
     ) -> RetrievalResult:
         """:meth:`search` with each stage's timing and candidate counts."""
         if not 1 <= k <= MAX_K:
             raise InvalidSpecError(f"k must be between 1 and {MAX_K}, not {k}", field="k")
+        if not query and image is None:
+            raise InvalidSpecError("give a text query, an image, or both", field="query")
         retriever = self._searches.get(k)
         if retriever is None:
             source = self.source()
             features = [(f.address, f.type) for f in self.info.features]
-            spec = default_retriever_spec(self.name, features, source.embedders, k)
+            kinds = {a: e.query_kinds() for a, e in source.encoders.items()}
+            spec = default_retriever_spec(self.name, features, kinds, k)
             retriever = self._searches[k] = Retriever(spec, [source], self.db.documents)
-        return retriever.run({"query": query}, where=_filter(where))
+        inputs: dict[str, Any] = {"query": query or None}
+        if image is not None:
+            inputs["image"] = self.db.query_image(image)
+        return retriever.run(inputs, where=_filter(where))
 
     def source(self) -> Source:
-        """The collection as retrieval stages see it: its info and its query embedders."""
-        return Source(self.info, self._embedders())
+        """The collection as retrieval stages see it: its info and its query encoders."""
+        return Source(self.info, self.plan.query_encoders())
 
     def get(self, doc_id: str) -> Document:
         document = self.db.documents.get(self.info.id, doc_id)
@@ -347,12 +387,6 @@ class Collection:
             removed = self.db.documents.delete_object(self.info.id, object_id)
             self.db.catalog.delete_object(self.info.id, object_id)
         return removed
-
-    def _embedders(self) -> dict[str, QueryEmbedder]:
-        def embedder(encoder: Any) -> Callable[[str], Sequence[float]]:
-            return lambda text: encoder.embed_queries([text])[0]
-
-        return {address: embedder(enc) for address, enc in self.plan.query_encoders().items()}
 
 
 class SavedRetriever:

@@ -8,11 +8,11 @@ references have the form ``extractor@vN``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -111,19 +111,29 @@ class ExtractorSpec(BaseModel):
         return value
 
 
+DEFAULT_EXTRACTORS = ("page_text@v1", "ocr@v1", "transcription@v1", "text_embedding@v1")
+"""What a collection created without extractors runs, in order."""
+IMAGE_EXTRACTOR = "image_embedding@v1"
+"""Part of the default pipeline too, where its default model can be found (else a notice)."""
+DEFAULT_MIN_SEGMENT_S = 0.25
+"""Spans shorter than this merge into a neighbour: flicker of a few frames (under 8 at 30 fps),
+while a real short shot (the shot detector keeps cuts 15 frames apart) stays a document."""
+
+
 class SegmentationSpec(BaseModel):
     """How video and audio are cut into segments (text chunking is ``page_text@v1``'s params).
 
     ``scene``: at shot boundaries (video; audio-only files fall back to ``silence``); ``time``:
     fixed windows of ``window_s``; ``silence``: at pauses in the sound. Spans longer than
-    ``max_segment_s`` are split evenly; spans shorter than ``min_segment_s`` are merged.
+    ``max_segment_s`` (at most an hour) are split evenly; spans shorter than ``min_segment_s``
+    are merged.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     split: Literal["scene", "time", "silence"] = "scene"
     max_segment_s: float = Field(30.0, gt=0, le=3600)
-    min_segment_s: float = Field(1.0, ge=0, le=600)
+    min_segment_s: float = Field(DEFAULT_MIN_SEGMENT_S, ge=0, le=600)
     window_s: float = Field(10.0, gt=0, le=3600)
 
     @model_validator(mode="after")
@@ -256,6 +266,39 @@ class Hit(BaseModel):
     matched: list[str] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
     moments: list[Moment] = Field(default_factory=list)
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+QueryKind = Literal["text", "image"]
+"""What a query is: words (``str``) or a picture (a decoded RGB ``PIL.Image.Image``)."""
+
+QueryValue = Any
+"""A query: a ``str`` for ``text``, a ``PIL.Image.Image`` for ``image`` (see :func:`query_kind`)."""
+
+
+def query_kind(value: QueryValue) -> QueryKind | None:
+    """The kind of a query value: ``text`` for a string, ``image`` for a PIL image, else None."""
+    if isinstance(value, str):
+        return "text"
+    from PIL import Image
+
+    return "image" if isinstance(value, Image.Image) else None
+
+
+@runtime_checkable
+class QueryEncoder(Protocol):
+    """Whatever embeds queries for a vector feature (the extractor that made those vectors).
+
+    It owns how a query of each kind it takes becomes a vector: ``query_kinds`` says which kinds
+    (``text``, ``image``); ``embed_queries`` embeds queries of those kinds (:func:`query_kind`
+    tells them apart), one L2-normalized float32 row each, in order. A new query modality is a new
+    kind here and in the encoders that take it; callers do not change.
+    """
+
+    def query_kinds(self) -> frozenset[QueryKind]: ...
+
+    def embed_queries(self, queries: Sequence[QueryValue]) -> np.ndarray: ...
 
 
 # --- retrievers -------------------------------------------------------------------------------

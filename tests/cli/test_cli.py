@@ -169,3 +169,54 @@ def test_runner_options_are_checked(tmp_path: Path, args: tuple[str, ...], messa
     result = run_omnidex("ingest", str(tmp_path / "a.txt"), "-c", "docs", *args, data=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and message in result.stderr
+
+
+def test_collection_create_help_lists_the_default_extractors(cli) -> None:  # type: ignore[no-untyped-def]
+    from omnidex.types import DEFAULT_EXTRACTORS, IMAGE_EXTRACTOR
+
+    code, out = cli("collection", "create", "--help")
+    assert code == 0
+    flat = " ".join(out.replace("│", " ").split())
+    assert f"Default: {', '.join(DEFAULT_EXTRACTORS)}, and {IMAGE_EXTRACTOR} where" in flat
+    assert "transcription@v1" in flat
+
+
+LONG_NAME = "harbour-ferry-timetable-for-winter-2026.txt"
+
+
+def test_document_show_prints_the_fields_and_tables_keep_file_names_whole(
+    cli,  # type: ignore[no-untyped-def]
+    embed_spec: str,
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "a" / "deeply" / "nested" / "folder" / "of" / "files"
+    folder.mkdir(parents=True)
+    (folder / LONG_NAME).write_text("The harbor ferry leaves at seven every morning.")
+    make_text_image("BAKERY OPEN", (600, 200)).save(folder / "sign.png")
+    assert (
+        cli("collection", "create", "docs", "-e", "page_text@v1", "-e", "ocr@v1", "-e", embed_spec)[
+            0
+        ]
+        == 0
+    )
+
+    code, out = cli("ingest", str(folder), "-c", "docs")
+    assert code == 0 and LONG_NAME in out, out
+    code, out = cli("object", "list", "-c", "docs")
+    assert code == 0 and LONG_NAME in out, out
+    code, out = cli("search", "harbor ferry", "-c", "docs")
+    assert code == 0 and LONG_NAME in out, out
+
+    code, out = cli("search", "bakery", "-c", "docs", "--json", "--where", "kind = 'image'")
+    image = json.loads(out)[0]
+    code, out = cli("document", "show", image["id"], "-c", "docs")
+    assert code == 0, out
+    assert "sign.png" in out and "ocr@v1/text" in out and "BAKERY OPEN" in out
+    assert "text_embedding@v1/vector" in out and "vector, 32 dimensions" in out
+
+    code, out = cli("document", "show", image["id"], "-c", "docs", "--json")
+    assert code == 0 and json.loads(out)["features"]["ocr@v1/text"].strip() == "BAKERY OPEN"
+
+    result = run_omnidex("document", "show", "nope", "-c", "docs", data=tmp_path / "data")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: no document 'nope' in collection 'docs'")

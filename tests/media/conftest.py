@@ -45,12 +45,14 @@ def make_video(
     audio_codec: str = "aac",
     rotate: int | None = None,
     vfr: bool = False,
+    sar: Fraction | None = None,
 ) -> Path:
     """Encode RGB ``frames`` (a list, or a function of the frame index called ``n_frames`` times).
 
     ``codec_options`` go to the encoder (libx264's defaults give B-frames, some of them reference
     frames); ``rotate`` sets the display matrix (degrees counter-clockwise, as FFmpeg stores it);
-    ``vfr`` makes odd frames last three times as long as even ones (timestamps in milliseconds).
+    ``vfr`` makes odd frames last three times as long as even ones (timestamps in milliseconds);
+    ``sar`` is the sample aspect ratio written in the stream (anamorphic video).
     """
     import av
 
@@ -63,6 +65,8 @@ def make_video(
             stream.time_base = _VFR_TIME_BASE
         if rotate is not None:
             stream.set_display_rotation(rotate)
+        if sar is not None:
+            stream.codec_context.sample_aspect_ratio = sar
         sound = _add_audio(container, audio_codec, sample_rate) if audio is not None else None
         for pts, image in zip(_video_pts(len(images), fps, vfr), images, strict=True):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")

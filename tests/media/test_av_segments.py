@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,102 @@ def test_the_two_passes_find_what_judging_every_frame_finds(av_media: Any) -> No
     assert 240 in scan.cuts  # the slide change
 
 
+def fade(frames: list[np.ndarray], into: bool) -> list[np.ndarray]:
+    """``frames`` faded in from black (``into``) or out to black, over their length."""
+    n = len(frames)
+    gains = [(k + 1) / n if into else 1 - (k + 1) / n for k in range(n)]
+    return [(f.astype(np.float32) * g).astype(np.uint8) for f, g in zip(frames, gains, strict=True)]
+
+
+def dark_and_bright_cases() -> dict[str, list[np.ndarray]]:
+    """Clips of 4-5 s built from panning shots around fades, black frames and flashes."""
+    frames = shots()
+    a, b, c = frames[:40], frames[40:95], frames[95:131]
+    black, white = np.zeros_like(a[0]), np.full_like(a[0], 255)
+    return {
+        "fade in from black": [black] * 20 + fade(a[:30], into=True) + a[30:] + b,
+        "cut to black, fade in": a + [black] * 30 + fade(b[:30], into=True) + b[30:],
+        "fade out to black, cut in": a + fade(b[:30], into=False) + [black] * 20 + c,
+        "cut into a fade in": a + fade(b[:30], into=True) + b[30:],
+        "black frames between shots": a + [black] * 8 + b + [black] * 20 + c,
+        "one-frame flash": [*a[:25], white, *a[25:], *b],
+        "two-frame flash": [*a[:25], white, white, *a[25:], *b],
+    }
+
+
+@pytest.mark.parametrize("case", dark_and_bright_cases().keys())
+def test_the_scan_agrees_with_every_frame_on_fades_black_and_flashes(
+    av_media: Any, case: str
+) -> None:
+    # the HSV of near-black pixels swings while the small 4:2:0 picture of pass 1 barely moves
+    frames = dark_and_bright_cases()[case]
+    for options in ENCODINGS.values():
+        clip = av_media.video(frames=frames, fps=FPS, codec_options=options)
+        index = FrameIndex.build(clip)
+        assert index is not None
+        scan = scan_scenes(clip, index, FPS, min_segment_s=1.0, max_segment_s=30.0)
+        everything = detect_cuts(f.image for f in iter_frames(clip, width=DETECT_WIDTH, fast=True))
+        assert scan.cuts == everything, options
+        assert scan.cuts  # each case has at least one shot change
+
+
+def held_shot(n_frames: int, seed: int = 5) -> list[np.ndarray]:
+    """A still camera picture (smooth shapes, fine detail) with faint sensor noise per frame."""
+    rng = np.random.default_rng(seed)
+    width, height = SIZE
+    coarse = rng.integers(0, 256, (height // 30 + 2, width // 30 + 2, 3), dtype=np.uint8)
+    smooth = np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC))
+    picture = smooth.astype(np.float32) + rng.normal(0, 6, smooth.shape)
+    return [
+        np.clip(picture + rng.normal(0, 2, picture.shape), 0, 255).astype(np.uint8)
+        for _ in range(n_frames)
+    ]
+
+
+KEY_FRAME_ENCODINGS = {
+    "key frame every 30": {"g": "30"},
+    "no B-frames, key frame every 30": {"g": "30", "bf": "0"},
+    "key frame every 25, crf 30": {"g": "25", "crf": "30"},
+}
+
+
+@pytest.mark.parametrize("options", KEY_FRAME_ENCODINGS.values(), ids=KEY_FRAME_ENCODINGS.keys())
+def test_a_held_shot_is_not_cut_at_the_encoders_key_frames(
+    av_media: Any, tmp_path: Path, options: dict[str, str]
+) -> None:
+    # each key frame re-draws the compression noise over the whole picture: a score of 2-3,
+    # as much as a slide change, but no pixel moves far
+    clip = av_media.video(frames=held_shot(150), fps=FPS, codec_options=options)
+    everything = detect_cuts(f.image for f in iter_frames(clip, width=DETECT_WIDTH, fast=True))
+    assert everything == []
+    assert starts(plan(clip, tmp_path, min_segment_s=0.0)) == []
+
+
+@pytest.mark.parametrize("options", KEY_FRAME_ENCODINGS.values(), ids=KEY_FRAME_ENCODINGS.keys())
+def test_slide_changes_still_cut_between_periodic_key_frames(
+    av_media: Any, tmp_path: Path, options: dict[str, str]
+) -> None:
+    width, height = SIZE
+    changes = [50, 110, 170]
+    slides = []
+    for slide in range(len(changes) + 1):
+        page = np.full((height, width, 3), 240, np.uint8)
+        page[20:34, 20:200] = 30  # the title
+        page[50 + 30 * slide : 64 + 30 * slide, 30 : 150 + 30 * slide] = 60  # a new bullet
+        slides.append(page)
+    frames = [slides[sum(i >= c for c in changes)] for i in range(230)]
+    clip = av_media.video(frames=frames, fps=FPS, codec_options=options)
+    assert starts(plan(clip, tmp_path, min_segment_s=0.0)) == changes
+
+
+def test_a_real_short_shot_keeps_its_own_document(av_media: Any, tmp_path: Path) -> None:
+    cuts = [40, 58, 120]  # the second shot lasts 0.6 s
+    clip = av_media.video(frames=shots(cuts, 180), fps=FPS)
+    found = starts(plan(clip, tmp_path))
+    assert len(found) == len(cuts)
+    assert all(abs(f - c) <= 1 for f, c in zip(found, cuts, strict=True))
+
+
 def test_a_fade_is_not_a_flurry_of_cuts(av_media: Any, tmp_path: Path) -> None:
     first, second = shots([60], 120)[30], shots([60], 120)[90]
     out = [(first * (1 - k / 30)).astype(np.uint8) for k in range(30)]
@@ -171,6 +268,33 @@ def test_rotated_video_gives_upright_keyframes(av_media: Any, tmp_path: Path) ->
     assert len(starts(result)) == len(CUTS)
     with Image.open(io.BytesIO(result.spans[0].keyframe or b"")) as keyframe:
         assert keyframe.size == (SIZE[1], SIZE[0])  # portrait, as displayed
+
+
+def test_anamorphic_video_gives_keyframes_as_displayed(av_media: Any, tmp_path: Path) -> None:
+    # 240 x 180 stored, each pixel 4/3 wide: a 320 x 180 picture, whose circle must stay round
+    stored = np.full((180, 240, 3), 30, np.uint8)
+    y, x = np.mgrid[:180, :240]
+    stored[((x - 120) * 4 / 3) ** 2 + (y - 90) ** 2 < 60**2] = 230
+    clip = av_media.video(frames=[stored] * 30, fps=FPS, sar=Fraction(4, 3))
+    result = plan(clip, tmp_path)
+    for jpeg in (result.spans[0].keyframe, result.spans[0].thumbnail):
+        with Image.open(io.BytesIO(jpeg or b"")) as image:
+            assert image.size == (320, 180)
+            bright = np.asarray(image.convert("L")) > 128
+    rows, cols = np.flatnonzero(bright.any(axis=1)), np.flatnonzero(bright.any(axis=0))
+    assert abs((cols[-1] - cols[0]) - (rows[-1] - rows[0])) <= 4  # round, not squeezed
+    frame = next(iter_frames(clip))
+    assert frame.image.shape == (180, 320, 3)
+
+
+def test_portrait_thumbnails_are_bounded_on_both_sides(av_media: Any, tmp_path: Path) -> None:
+    portrait = np.full((720, 360, 3), 120, np.uint8)
+    clip = av_media.video(frames=[portrait] * 20, fps=FPS)
+    result = plan(clip, tmp_path)
+    with Image.open(io.BytesIO(result.spans[0].thumbnail or b"")) as thumb:
+        assert thumb.size == (320, 640)  # 640 px tall at most, not 640 wide and 1280 tall
+    with Image.open(io.BytesIO(result.spans[0].keyframe or b"")) as keyframe:
+        assert keyframe.size == (360, 720)  # within 1280 either way, never enlarged
 
 
 def test_through_the_sandbox(av_media: Any, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omnidex.retrieval.candidates import Source
+from omnidex.retrieval.candidates import Source, TextQueries
 from omnidex.retrieval.executor import Retriever
 from omnidex.store.lance_documents import LanceDocumentStore
 from omnidex.store.sqlite_catalog import SqliteCatalog
@@ -100,7 +100,7 @@ class Talks:
         return info
 
     def source(self, info: CollectionInfo) -> Source:
-        return Source(info, {VECTOR: embed})
+        return Source(info, {VECTOR: TextQueries(embed)})
 
     def retriever(
         self, spec: RetrieverSpec | dict[str, object], *infos: CollectionInfo

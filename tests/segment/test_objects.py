@@ -78,7 +78,7 @@ def test_pdf_with_text_and_scanned_pages(tmp_path: Path) -> None:
     assert any(s.key == "page=0002/chunk=000" for s in text_segments)
     assert all(s.text and s.image is None for s in text_segments)
     assert (scanned.key, scanned.page, scanned.text) == ("page=0003", 3, None)
-    assert all(thumbnail_size(s) == (64, 83) for s in segments)
+    assert all(thumbnail_size(s) == (49, 64) for s in segments)  # portrait: 64 px tall
     assert scanned.image is not None
     assert scanned.image().size == (612, 792)  # rendered at ocr_dpi=72, on demand
     assert [s.page for s in segments] == sorted(s.page or 0 for s in segments)

@@ -30,7 +30,8 @@ def test_flicker_merged_into_a_neighbour() -> None:
 
 
 def test_short_last_span_joins_the_previous_one() -> None:
-    spans = scene_spans([300, 590], n_frames=600, fps=30.0)
+    # 5 frames at 30 fps: flicker, under the default min_segment_s
+    spans = scene_spans([300, 595], n_frames=600, fps=30.0)
     assert [(s.start_frame, s.end_frame) for s in spans] == [(0, 300), (300, 600)]
 
 

@@ -11,6 +11,12 @@ import typer
 from omnidex.cli.context import console, state
 from omnidex.cli.render import collections_table, to_json
 from omnidex.errors import InvalidSpecError
+from omnidex.types import DEFAULT_EXTRACTORS, IMAGE_EXTRACTOR
+
+EXTRACTOR_HELP = (
+    'An extractor, in order: "ocr@v1" or \'{"name": "ocr@v1", "params": {…}}\'. '
+    f"Default: {', '.join(DEFAULT_EXTRACTORS)}, and {IMAGE_EXTRACTOR} where its model is found."
+)
 
 app = typer.Typer(help="Create, list, show and drop collections.", no_args_is_help=True)
 
@@ -24,8 +30,7 @@ def create(
         typer.Option(
             "--extractor",
             "-e",
-            help='An extractor, in order: "ocr@v1" or \'{"name": "ocr@v1", "params": {…}}\'. '
-            "Default: page_text@v1, ocr@v1, text_embedding@v1.",
+            help=EXTRACTOR_HELP,
         ),
     ] = None,
     spec: Annotated[
@@ -39,10 +44,12 @@ def create(
         str | None, typer.Option(help="How video and audio are cut: scene, time or silence.")
     ] = None,
     max_segment_s: Annotated[
-        float | None, typer.Option(help="Longest segment; longer scenes are split [30].")
+        float | None,
+        typer.Option(help="Longest segment, at most 3600; longer scenes are split [30]."),
     ] = None,
     min_segment_s: Annotated[
-        float | None, typer.Option(help="Shortest segment; shorter ones are merged [1].")
+        float | None,
+        typer.Option(help="Shortest segment; shorter ones (flicker) are merged [0.25]."),
     ] = None,
     window_s: Annotated[float | None, typer.Option(help="Window of split=time [10].")] = None,
     preset: Annotated[

@@ -19,6 +19,7 @@ import typer
 from omnidex.cli.context import console, state
 from omnidex.cli.render import hits_table, ingest_summary, ingest_table
 from omnidex.errors import NotFoundError
+from omnidex.types import DEFAULT_EXTRACTORS
 
 COLLECTION = "demo"
 
@@ -54,10 +55,7 @@ def demo(
     try:
         collection = db.collection(COLLECTION)
     except NotFoundError:
-        console.print(
-            "creating collection [bold]demo[/] "
-            "(page_text@v1, ocr@v1, transcription@v1, text_embedding@v1)"
-        )
+        console.print(f"creating collection [bold]demo[/] ({', '.join(DEFAULT_EXTRACTORS)})")
         collection = db.create_collection(COLLECTION)
     started = time.perf_counter()
     with console.status("ingesting…"):

@@ -17,6 +17,7 @@ from omnidex.cli import (
     ask,
     collections,
     demo,
+    documents,
     ingest,
     keys,
     migrate,
@@ -38,6 +39,7 @@ app = typer.Typer(
 )
 app.add_typer(collections.app, name="collection")
 app.add_typer(objects.app, name="object")
+app.add_typer(documents.app, name="document")
 app.add_typer(retrievers.app, name="retriever")
 app.add_typer(keys.app, name="key")
 app.add_typer(namespaces.app, name="namespace")

@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from omnidex.types import (
     CollectionInfo,
+    Document,
     Hit,
     IngestResult,
     IngestStatus,
@@ -25,6 +28,10 @@ if TYPE_CHECKING:
     from omnidex.retrieval.evaluation import EvalReport
 
 
+NAME_WIDTH = 48
+"""A source's folder is shortened to this many characters; its file name is kept whole."""
+
+
 def to_json(items: BaseModel | Sequence[BaseModel]) -> str:
     if isinstance(items, BaseModel):
         return items.model_dump_json(indent=2)
@@ -36,7 +43,7 @@ def timecode(seconds: float) -> str:
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
-def where_in_source(hit: Hit | Moment) -> str:
+def where_in_source(hit: Hit | Moment | Document) -> str:
     """``p. 3`` for a page, ``00:01:12–00:01:24`` for a time range, else the segment key; a
     grouped hit lists its moments, one per line."""
     if isinstance(hit, Hit) and hit.moments:
@@ -54,18 +61,53 @@ def hits_table(hits: Sequence[Hit], title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left", expand=True, show_lines=True)
     table.add_column("#", justify="right", width=3)
     table.add_column("score", justify="right", width=7)
-    table.add_column("source", overflow="fold", ratio=2)  # the full path is in --json
+    names = [Path(hit.source).name for hit in hits]  # the full path is in --json
+    table.add_column("source", overflow="fold", min_width=_widest_name(names))
     table.add_column("where", width=19)
     table.add_column("snippet", ratio=5)
     for rank, hit in enumerate(hits, start=1):
         table.add_row(
             str(rank),
             f"{hit.score:.4f}",
-            Path(hit.source).name,
+            names[rank - 1],
             where_in_source(hit),
             hit.snippet,
         )
     return table
+
+
+def document_view(document: Document) -> Group:
+    """A document's source and place in it, then each feature: text in full, vectors by size."""
+    where = where_in_source(document) or document.key
+    head = Table.grid(padding=(0, 2))
+    for name, value in (
+        ("id", document.id),
+        ("file", Path(document.source).name or document.source),
+        ("source", document.source),
+        ("kind", document.kind),
+        ("where", where),
+        ("extractors", ", ".join(document.extractors)),
+    ):
+        head.add_row(Text(name, style="bold"), Text(value))
+    parts: list[Table | Text] = [head]
+    for address, value in document.features.items():
+        parts.append(Text(f"\n{address}", style="bold cyan"))
+        parts.append(Text(_feature_text(value)))
+    if document.metadata:
+        parts.append(Text("\nmetadata", style="bold cyan"))
+        parts.append(Text(json.dumps(document.metadata, ensure_ascii=False)))
+    return Group(*parts)
+
+
+def _feature_text(value: Any) -> str:
+    """Text as is; a vector as its size; words and other lists as JSON lines."""
+    if isinstance(value, str):
+        return value if value.strip() else "(empty)"
+    if isinstance(value, list) and value and all(isinstance(v, int | float) for v in value):
+        return f"vector, {len(value)} dimensions"
+    if isinstance(value, list):
+        return "\n".join(json.dumps(v, ensure_ascii=False) for v in value) or "(none)"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def retrievers_table(infos: Sequence[RetrieverInfo]) -> Table:
@@ -133,11 +175,12 @@ def collections_table(infos: Sequence[CollectionInfo], counts: dict[str, int]) -
 def objects_table(records: Sequence[ObjectRecord]) -> Table:
     table = Table(expand=True)
     for name in ("id", "source", "kind", "status", "documents", "error"):
-        table.add_column(name, overflow="fold")
+        width = _widest_name([r.source for r in records]) if name == "source" else None
+        table.add_column(name, overflow="fold", min_width=width)
     for record in records:
         table.add_row(
             record.id,
-            _short(record.source),
+            _source_cell(record.source),
             record.kind,
             _status(record.status.value),
             str(record.document_count),
@@ -149,10 +192,11 @@ def objects_table(records: Sequence[ObjectRecord]) -> Table:
 def ingest_table(results: Sequence[IngestResult]) -> Table:
     table = Table(expand=True)
     for name in ("source", "status", "documents", "reason"):
-        table.add_column(name, overflow="fold")
+        width = _widest_name([r.source for r in results]) if name == "source" else None
+        table.add_column(name, overflow="fold", min_width=width)
     for result in results:
         table.add_row(
-            _short(result.source),
+            _source_cell(result.source),
             _status(result.status.value),
             str(result.documents),
             result.error or "",
@@ -182,5 +226,19 @@ def _status(value: str) -> str:
     return f"[{style}]{value}[/]" if style else value
 
 
-def _short(source: str, width: int = 48) -> str:
-    return source if len(source) <= width else "…" + source[-(width - 1) :]
+def _widest_name(sources: Sequence[str]) -> int:
+    """The source column's least width: the longest file name, so that none is folded."""
+    return max((len(Path(s).name) for s in sources), default=6)
+
+
+def _source_cell(source: str) -> Text:
+    """The file name whole on the first line (the column is as wide as the widest name), then its
+    folder, shortened to NAME_WIDTH from the left, dimmed."""
+    name = Path(source).name or source
+    folder = source[: len(source) - len(name)]
+    if len(folder) > NAME_WIDTH:
+        folder = "…" + folder[-(NAME_WIDTH - 1) :]
+    cell = Text(name)
+    if folder:
+        cell.append("\n" + folder, style="dim")
+    return cell

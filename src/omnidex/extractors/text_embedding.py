@@ -19,7 +19,16 @@ from omnidex.errors import InvalidSpecError
 from omnidex.extractors.base import Extractor, ExtractorParams
 from omnidex.models.embedders import TextEmbedder, get_embedder
 from omnidex.models.hub import DEFAULT_TEXT_MODEL
-from omnidex.types import FeatureColumn, FeatureSpec, FeatureType, Segment, SegmentKind
+from omnidex.types import (
+    FeatureColumn,
+    FeatureSpec,
+    FeatureType,
+    QueryKind,
+    QueryValue,
+    Segment,
+    SegmentKind,
+    query_kind,
+)
 
 
 class TextEmbeddingParams(ExtractorParams):
@@ -93,9 +102,15 @@ class TextEmbedding(Extractor):
             results[i] = {"vector": vectors[row]}
         return results
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Query vectors for search: same model and normalization, shape ``(len(texts), dim)``."""
-        return self.embedder().encode(texts, self.params.batch_size)
+    def query_kinds(self) -> frozenset[QueryKind]:
+        return frozenset({"text"})
+
+    def embed_queries(self, queries: Sequence[QueryValue]) -> np.ndarray:
+        """Query vectors for search (text queries only): same model and normalization, shape
+        ``(len(queries), dim)``."""
+        if any(query_kind(q) != "text" for q in queries):
+            raise InvalidSpecError(f"{self.ref} embeds text queries only", extractor=self.ref)
+        return self.embedder().encode(queries, self.params.batch_size)
 
     def _text_of(self, segment: Segment) -> str:
         if self._addresses is None:

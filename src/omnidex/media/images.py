@@ -26,17 +26,41 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, IndexError, TypeError, EOFEr
 
 def open_image(path: Path, limits: Limits) -> Image.Image:
     """Decode an image file to RGB, upright per its EXIF orientation, within the pixel limit."""
-    source = str(path)
     try:
         with path.open("rb") as handle:
-            image = _open_header(handle, source)
-            check_pixels(image.size, limits, source)
-            image.load()
-            return ImageOps.exif_transpose(image).convert("RGB")
+            return _decode(handle, limits, str(path))
     except FileNotFoundError as exc:
-        raise SourceNotFoundError(f"{path}: no such file", source=source) from exc
+        raise SourceNotFoundError(f"{path}: no such file", source=str(path)) from exc
+
+
+def decode_image(data: bytes, limits: Limits, source: str = "image") -> Image.Image:
+    """:func:`open_image` for bytes in memory (an uploaded or base64 query image)."""
+    if len(data) > limits.max_file_bytes:
+        raise LimitExceededError(
+            f"{source}: {len(data)} bytes is over the limit of {limits.max_file_bytes} "
+            "(max_file_bytes)",
+            source=source,
+            limit="max_file_bytes",
+        )
+    return _decode(io.BytesIO(data), limits, source)
+
+
+def as_image(value: Image.Image | bytes, limits: Limits, source: str = "image") -> Image.Image:
+    """An image given as a PIL image or the bytes of an image file, as RGB within the limits."""
+    if isinstance(value, Image.Image):
+        check_pixels(value.size, limits, source)
+        return value if value.mode == "RGB" else value.convert("RGB")
+    return decode_image(value, limits, source)
+
+
+def _decode(handle: IO[bytes], limits: Limits, source: str) -> Image.Image:
+    try:
+        image = _open_header(handle, source)
+        check_pixels(image.size, limits, source)
+        image.load()
+        return ImageOps.exif_transpose(image).convert("RGB")
     except _DECODE_ERRORS as exc:
-        raise CorruptMediaError(f"{path}: cannot decode the image: {exc}", source=source) from exc
+        raise CorruptMediaError(f"{source}: cannot decode the image: {exc}", source=source) from exc
 
 
 def check_pixels(
@@ -58,10 +82,12 @@ def check_pixels(
 
 
 def thumbnail_jpeg(image: Image.Image, width: int) -> bytes:
-    """JPEG bytes of ``image`` scaled to ``width`` pixels wide (never enlarged), aspect kept."""
-    if image.width > width:
-        height = max(1, round(image.height * width / image.width))
-        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    """JPEG bytes of ``image`` scaled to fit a ``width`` × ``width`` box (never enlarged), aspect
+    kept: a landscape picture ``width`` wide, a portrait one ``width`` tall."""
+    scale = width / max(image.width, image.height)
+    if scale < 1:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
     buffer = io.BytesIO()

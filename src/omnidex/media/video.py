@@ -13,8 +13,10 @@ yield, never the clip:
 
 FFmpeg scales each frame (``reformat``) to the requested width before it becomes a numpy array, so
 a 4K source costs 4K pixels only inside the decoder. Frames are turned upright per the stream's
-display matrix (``frame.rotation``). Limits are not checked here: probe a file
-(``av_probe.probe``) before decoding it.
+display matrix (``frame.rotation``) and stretched to their display shape per the stream's sample
+aspect ratio (anamorphic video stores 1440 × 1080 pixels for a 1920 × 1080 picture), so keyframes,
+thumbnails, OCR and captions see the picture as a player shows it. Limits are not checked here:
+probe a file (``av_probe.probe``) before decoding it.
 """
 
 from __future__ import annotations
@@ -56,6 +58,14 @@ class DecodedFrame:
     index: int
     pts_s: float
     frame: AvFrame
+    sar: float = 1.0
+    """The stream's sample aspect ratio: each stored pixel is this many times wider than tall."""
+
+    def to_array(
+        self, *, width: int | None = None, gray: bool = False, fast: bool = False
+    ) -> np.ndarray:
+        """The frame's pixels as displayed; see ``to_array``."""
+        return to_array(self.frame, width=width, gray=gray, fast=fast, sar=self.sar)
 
     @property
     def is_key(self) -> bool:
@@ -128,10 +138,11 @@ def iter_frames(
     with open_input(path) as container:
         stream = _video_of(container, path)
         _configure(stream, fast=fast, threads=ThreadType.AUTO)
+        sar = sample_aspect(stream)
         position = 0
         for packet in container.demux(stream):
             for frame in _decode(packet, path):
-                image = to_array(frame, width=width, gray=gray, fast=fast)
+                image = to_array(frame, width=width, gray=gray, fast=fast, sar=sar)
                 yield VideoFrame(position, _time(frame), image)
                 position += 1
 
@@ -202,6 +213,7 @@ def _read(
     if seek:
         container.seek(index.pts[key], stream=stream, backward=True)
     context = stream.codec_context
+    sar = sample_aspect(stream)
     started, previous = False, -1
     for packet in container.demux(stream):
         inside = packet.pts is not None and wanted.in_range(index.index_of(packet.pts))
@@ -220,7 +232,7 @@ def _read(
                 raise UnorderedTimestamps(f"{path}: frame timestamps are out of order")
             previous = at
             if wanted.wants(at):
-                yield DecodedFrame(at, index.seconds(at), frame)
+                yield DecodedFrame(at, index.seconds(at), frame, sar)
         if stretch.last is not None and any(at >= stretch.last for at, _ in placed):
             return
 
@@ -264,25 +276,41 @@ def frames_near(
     targets = sorted(set(pts_s))
     with open_input(path) as container:
         stream = _video_of(container, path)
+        sar = sample_aspect(stream)
         while targets:
             found = _shown_at(container, stream, targets, path)
-            result.update({t: to_array(frame, width=width) for t, frame in found.items()})
+            result.update({t: to_array(frame, width=width, sar=sar) for t, frame in found.items()})
             targets = [t for t in targets if t not in found]
     return result
 
 
+def sample_aspect(stream: VideoStream) -> float:
+    """The stream's sample aspect ratio (1.0 when unset or nonsense)."""
+    ratio = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+    value = float(ratio) if ratio else 1.0
+    return value if 0.1 <= value <= 10 else 1.0
+
+
 def to_array(
-    frame: AvFrame, *, width: int | None = None, gray: bool = False, fast: bool = False
+    frame: AvFrame,
+    *,
+    width: int | None = None,
+    gray: bool = False,
+    fast: bool = False,
+    sar: float = 1.0,
 ) -> np.ndarray:
     """The frame at most ``width`` pixels wide (as displayed; None: as is), upright, as uint8:
-    frames narrower than ``width`` keep their size.
+    frames narrower than ``width`` keep their size. ``sar`` (the stream's sample aspect ratio)
+    stretches stored pixels to their displayed shape.
 
     ``fast`` scales with swscale's fast bilinear filter: good enough to compare frames, not to
     look at.
     """
     rotation = normalise_rotation(frame.rotation)
     turned = rotation in (90, 270)
-    shown_w, shown_h = (frame.height, frame.width) if turned else (frame.width, frame.height)
+    wide = max(1, round(frame.width * sar)) if sar >= 1 else frame.width
+    tall = frame.height if sar >= 1 else max(1, round(frame.height / sar))
+    shown_w, shown_h = (tall, wide) if turned else (wide, tall)
     out_w = min(width, shown_w) if width else shown_w
     out_h = max(1, round(shown_h * out_w / shown_w))
     image = _reformat(

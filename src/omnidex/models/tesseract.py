@@ -2,7 +2,10 @@
 
 :class:`TesseractEngine` pipes a PNG into ``tesseract stdin stdout … tsv`` and parses the TSV: each
 level-5 row is a word with its confidence and box; the text is rebuilt from the words with line
-breaks between lines and blank lines between paragraphs.
+breaks between lines and blank lines between paragraphs. The picture is first made dark-on-light
+everywhere (:func:`omnidex.models.ocr_image.for_ocr`), so a white title on a dark bar is read, and
+a slide's bullet glyphs, which tesseract reads as ``e``, ``©``, ``¢``, ``*``…, are dropped from
+the starts of lines (:func:`drop_bullets`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from omnidex.errors import ExtractionError, MissingDependencyError
+from omnidex.models.ocr_image import for_ocr
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -27,6 +31,8 @@ INSTALL_HINT = (
 )
 _PNG_MODES = {"1", "L", "LA", "RGB", "RGBA"}
 _WORD_LEVEL = 5
+BULLET_MISREADS = frozenset("•·●○◦▪■□►▸-–—*+«»¢©®@°eoO")
+"""What a bullet glyph comes out as: dropped when it is a line's whole first word."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,19 @@ def layout_text(words: list[Word]) -> str:
         parts.append(word.text)
         previous = word.line
     return "".join(parts)
+
+
+def drop_bullets(words: list[Word]) -> list[Word]:
+    """The words but each line's first one when it is a lone bullet glyph (or a misreading of
+    one) with more words after it on its line."""
+    kept: list[Word] = []
+    for at, word in enumerate(words):
+        first = at == 0 or words[at - 1].line != word.line
+        more = at + 1 < len(words) and words[at + 1].line == word.line
+        if first and more and word.text in BULLET_MISREADS:
+            continue
+        kept.append(word)
+    return kept
 
 
 def parse_tsv(tsv: str) -> list[Word]:
@@ -151,7 +170,8 @@ class TesseractEngine:
         command = [self.binary(), "stdin", "stdout", "-l", self.languages, "--psm", str(self.psm)]
         if self.oem is not None:
             command += ["--oem", str(self.oem)]
-        return OcrResult.from_words(parse_tsv(self._run([*command, "tsv"], _png_bytes(image))))
+        words = parse_tsv(self._run([*command, "tsv"], _png_bytes(for_ocr(image))))
+        return OcrResult.from_words(drop_bullets(words))
 
     def read_many(self, images: Sequence[Image.Image]) -> list[OcrResult]:
         """:meth:`read` of each image, in order, in parallel threads (one tesseract each, at most

@@ -10,31 +10,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
-
 from omnidex.errors import InvalidSpecError
 from omnidex.extractors import registry
 from omnidex.extractors.base import Extractor
+from omnidex.extractors.image_embedding import default_model_missing
 from omnidex.types import (
+    DEFAULT_EXTRACTORS,
+    IMAGE_EXTRACTOR,
     CollectionSpec,
     ExtractorResources,
     ExtractorSpec,
     FeatureColumn,
+    QueryEncoder,
     SegmentationSpec,
 )
 
-DEFAULT_EXTRACTORS = ("page_text@v1", "ocr@v1", "transcription@v1", "text_embedding@v1")
 DEFAULT_CHUNKING = (256, 32)
 
 
 @runtime_checkable
 class ChunkingSource(Protocol):
     def text_chunking(self) -> tuple[int, int]: ...
-
-
-@runtime_checkable
-class QueryEncoder(Protocol):
-    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
 
 
 @dataclass
@@ -56,7 +52,8 @@ class Plan:
         return self.resources(index).batch_size or self.extractors[index].batch_size
 
     def query_encoders(self) -> dict[str, QueryEncoder]:
-        """Vector feature address → the extractor that can embed a text query for it."""
+        """Vector feature address → the extractor that embeds queries for it (of the kinds its
+        ``query_kinds`` names)."""
         return {
             column.address: extractor
             for extractor in self.extractors
@@ -66,13 +63,20 @@ class Plan:
         }
 
 
+def default_extractors() -> tuple[list[str], str | None]:
+    """The default pipeline: :data:`DEFAULT_EXTRACTORS`, then :data:`IMAGE_EXTRACTOR` when its
+    default model can be found here; with a one-line notice when it cannot."""
+    notice = default_model_missing()
+    return [*DEFAULT_EXTRACTORS, *([IMAGE_EXTRACTOR] if notice is None else [])], notice
+
+
 def normalize_spec(
     extractors: list[str | dict[str, Any] | ExtractorSpec] | None,
     segmentation: SegmentationSpec | dict[str, Any] | None = None,
 ) -> CollectionSpec:
     """Accept ``"ocr@v1"``, ``{"name": "ocr@v1", "params": {…}}`` or ExtractorSpec items, and
     segmentation options as a dict or a SegmentationSpec."""
-    items = list(extractors) if extractors is not None else list(DEFAULT_EXTRACTORS)
+    items = list(extractors) if extractors is not None else default_extractors()[0]
     specs: list[ExtractorSpec] = []
     for index, item in enumerate(items):
         try:

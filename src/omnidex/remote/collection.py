@@ -13,13 +13,18 @@ Where the wire makes a method differ, it says so:
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 from omnidex.errors import (
     InvalidSpecError,
@@ -27,6 +32,7 @@ from omnidex.errors import (
     OmnidexError,
     PayloadTooLargeError,
     SourceError,
+    SourceNotFoundError,
 )
 from omnidex.remote.http import Transport, segment
 from omnidex.sources.local import expand_sources, sha256_file
@@ -156,14 +162,29 @@ class RemoteCollection:
 
     # --- reading --------------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 10, where: str | None = None) -> list[Hit]:
-        """Hybrid search, the collection's default retriever (vectors and BM25, fused)."""
-        body = {"query": query, "k": k, "where": where}
+    def search(
+        self,
+        query: str | None = None,
+        k: int = 10,
+        where: str | None = None,
+        *,
+        image: str | Path | bytes | Image.Image | None = None,
+    ) -> list[Hit]:
+        """Hybrid search, the collection's default retriever (vectors and BM25, fused); ``image``
+        (a path, an image file's bytes, a PIL image) is sent base64-encoded."""
+        body = _search_body(query, k, where, image)
         return HITS.validate_python(self._http.json("POST", f"{self._path}/search", json=body))
 
-    def explain(self, query: str, k: int = 10, where: str | None = None) -> RetrievalResult:
+    def explain(
+        self,
+        query: str | None = None,
+        k: int = 10,
+        where: str | None = None,
+        *,
+        image: str | Path | bytes | Image.Image | None = None,
+    ) -> RetrievalResult:
         """:meth:`search` with each stage's timing and candidate counts."""
-        body = {"query": query, "k": k, "where": where}
+        body = _search_body(query, k, where, image)
         path = f"{self._path}/search/explain"
         return RetrievalResult.model_validate(self._http.json("POST", path, json=body))
 
@@ -262,3 +283,28 @@ def _failed(path: Path, error: str, code: str | None, object_id: str | None = No
         error=error,
         error_code=code,
     )
+
+
+def _search_body(
+    query: str | None, k: int, where: str | None, image: str | Path | bytes | Image.Image | None
+) -> dict[str, Any]:
+    if not query and image is None:
+        raise InvalidSpecError("give a text query, an image, or both", field="query")
+    body: dict[str, Any] = {"query": query or None, "k": k, "where": where}
+    if image is not None:
+        body["image"] = base64.b64encode(_image_bytes(image)).decode("ascii")
+    return body
+
+
+def _image_bytes(image: str | Path | bytes | Image.Image) -> bytes:
+    """The bytes of an image file: read from a path, kept, or a PIL image written as PNG."""
+    if isinstance(image, bytes):
+        return image
+    if isinstance(image, str | Path):
+        try:
+            return Path(image).expanduser().read_bytes()
+        except OSError as exc:
+            raise SourceNotFoundError(f"{image}: {exc.strerror}", source=str(image)) from None
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

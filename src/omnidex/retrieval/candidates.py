@@ -10,12 +10,37 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from omnidex.retrieval.snippets import snippet
 from omnidex.store.documents import DocumentStore
 from omnidex.store.filters import And, Filter
-from omnidex.types import CollectionInfo, Document, Evidence, FeatureType, Hit, Moment, StageScore
+from omnidex.types import (
+    CollectionInfo,
+    Document,
+    Evidence,
+    FeatureType,
+    Hit,
+    Moment,
+    QueryEncoder,
+    QueryKind,
+    QueryValue,
+    StageScore,
+)
 
-QueryEmbedder = Callable[[str], Sequence[float]]
+
+class TextQueries:
+    """A query encoder for text queries made of a function (text → vector), for a source whose
+    query vectors come from elsewhere (a test, a benchmark, precomputed vectors)."""
+
+    def __init__(self, embed: Callable[[str], Sequence[float]]) -> None:
+        self._embed = embed
+
+    def query_kinds(self) -> frozenset[QueryKind]:
+        return frozenset({"text"})
+
+    def embed_queries(self, queries: Sequence[QueryValue]) -> np.ndarray:
+        return np.asarray([self._embed(q) for q in queries], dtype=np.float32)
 
 
 @dataclass
@@ -77,10 +102,10 @@ def evidence(document: Document, collection: CollectionInfo, query: str) -> list
 
 @dataclass(frozen=True)
 class Source:
-    """A collection as stages see it: its info and the query embedders of its vector features."""
+    """A collection as stages see it: its info and the query encoders of its vector features."""
 
     info: CollectionInfo
-    embedders: Mapping[str, QueryEmbedder]
+    encoders: Mapping[str, QueryEncoder]
 
 
 @dataclass
@@ -90,6 +115,9 @@ class RunContext:
     inputs: dict[str, Any]
     query: str = ""
     """The run's text query (the first text input), for snippets and evidence."""
+    default_query: QueryValue = None
+    """What a search without its own ``query`` searches for: the first text input given, else
+    the first image input given."""
     searched: bool = False
     """Whether a stage has fetched candidates from the store yet."""
     pending_filter: Filter | None = None

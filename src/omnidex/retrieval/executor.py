@@ -10,18 +10,25 @@ returns, and reports per-stage timings and candidate counts.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from omnidex.config import Limits
 from omnidex.errors import InvalidSpecError
+from omnidex.media.images import as_image
 from omnidex.retrieval.candidates import Candidate, RunContext, Source
 from omnidex.retrieval.stage import Stage, available
 from omnidex.retrieval.templates import references
 from omnidex.store.documents import DocumentStore
 from omnidex.store.filters import Filter
 from omnidex.types import InputSpec, RetrievalResult, RetrieverSpec, StageReport, StageScore
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 _SAMPLES: dict[str, object] = {
     "text": "sample query",
@@ -47,11 +54,19 @@ class Retriever:
     ) -> RetrievalResult:
         """Run the stages; ``where`` is one more filter, pushed into the first search."""
         bound = bind_inputs(self.spec, inputs or {})
-        query = next(
-            (str(bound[n]) for n, i in self.spec.inputs.items() if i.type == "text" and bound[n]),
-            "",
+        given = {
+            t: [bound[n] for n, i in self.spec.inputs.items() if i.type == t and bound[n]]
+            for t in ("text", "image")
+        }
+        query = str(given["text"][0]) if given["text"] else ""
+        context = RunContext(
+            self.store,
+            self.sources,
+            bound,
+            query=query,
+            default_query=query or next(iter(given["image"]), None),
+            pending_filter=where,
         )
-        context = RunContext(self.store, self.sources, bound, query=query, pending_filter=where)
         candidates: list[Candidate] = []
         reports = []
         started = time.perf_counter()
@@ -101,12 +116,6 @@ class Retriever:
                     raise InvalidSpecError(
                         f"{prefix}.{path} refers to input {name!r}, which the retriever does "
                         f"not declare (inputs: {', '.join(self.spec.inputs) or 'none'})",
-                        field=f"{prefix}.{path}",
-                    )
-                if self.spec.inputs[name].type == "image":
-                    raise InvalidSpecError(
-                        f"{prefix}.{path}: searching by image needs an image-vector feature, and "
-                        "no extractor of this version embeds images",
                         field=f"{prefix}.{path}",
                     )
             try:
@@ -170,6 +179,8 @@ def _convert(declared: InputSpec, value: Any) -> Any:
         if not isinstance(value, bool):
             raise TypeError(f"got {type(value).__name__}")
         return value
+    if kind == "image":
+        return query_image(value)
     if kind == "date":
         if isinstance(value, datetime | date):
             return value.isoformat()
@@ -180,7 +191,27 @@ def _convert(declared: InputSpec, value: Any) -> Any:
 
 
 def _sample(declared: InputSpec) -> object:
+    if declared.type == "image":
+        from PIL import Image
+
+        return Image.new("RGB", (8, 8))
     return _SAMPLES.get(declared.type, "")
+
+
+def query_image(value: Any, limits: Limits | None = None) -> Image.Image:
+    """An image input as a decoded RGB image within ``limits``: a PIL image, the bytes of an
+    image file, or those bytes base64-encoded (its wire form in JSON)."""
+    from PIL import Image
+
+    if isinstance(value, str):
+        try:
+            value = base64.b64decode(value.split(",", 1)[-1], validate=True)
+        except binascii.Error:
+            raise ValueError("a string image is the base64 of an image file") from None
+    if not isinstance(value, Image.Image | bytes | bytearray):
+        raise TypeError(f"got {type(value).__name__}; give an image, its bytes or base64")
+    image = value if isinstance(value, Image.Image) else bytes(value)
+    return as_image(image, limits or Limits(), "query image")
 
 
 def _stage_ids(spec: RetrieverSpec) -> list[str]:

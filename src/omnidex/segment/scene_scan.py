@@ -10,10 +10,11 @@ below the detector's lowest floor): a candidate.
 **Pass 2** decodes every frame around each candidate, from far enough before to far enough after
 that each frame in between gets the full ``window_width`` context, and runs the adaptive content
 detector (:mod:`omnidex.segment.scenes`) there, frame by frame on HSV, exactly as it would run over
-the whole video. Cuts are then kept ``min_scene_len`` apart, in order. What the scan can miss is a
-change that HSV scores high while the 4:2:0 picture barely moves: the hue and saturation of
-near-black pixels swing wildly, so the frame-by-frame detector may cut at the black end of a fade,
-where the scan does not.
+the whole video. Cuts are then kept ``min_scene_len`` apart, in order. One change HSV scores high
+while the 4:2:0 picture barely moves: the hue and saturation of near-black pixels swing wildly, so
+the frame-by-frame detector may cut at the black end of a fade. Pass 1 therefore also takes any
+jump at all (``DARK_FLOOR``) next to a near-black picture (``DARK_LUMA``) as a candidate: fades to
+and from black, and black frames, are looked at frame by frame.
 
 Pass 2 seeks to the key frames pass 1 saw decoded, not to those the container flags (AVI flags
 frames that are not). Keyframes ride on pass 2: taking every candidate for a cut gives a first
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from omnidex.media.video import DecodedFrame, FrameIndex, decode_frames, small_yuv, to_array
+from omnidex.media.video import DecodedFrame, FrameIndex, decode_frames, small_yuv
 from omnidex.segment.keyframes import (
     KEYFRAME_WIDTH,
     THUMBNAIL_WIDTH,
@@ -58,6 +59,10 @@ detector's lowest floor (``static_content_val``, 2.0 on HSV) is about twice this
 COARSE_RATIO = 1.2
 """A jump this much larger than the jumps around it is looked at frame by frame. Between reference
 frames two to four frames apart, motion scores close to what a cut does, so the margin is wide."""
+DARK_LUMA = 40.0
+"""Mean luma (of 255, black being 16) under which a picture's hue and saturation are noise."""
+DARK_FLOOR = 0.05
+"""Next to a near-black picture, a jump this small is a candidate: HSV may score it high."""
 DETECT_WIDTH = 256
 """Frames are scored for shot changes at this width: cuts do not need detail."""
 SHARPNESS_WIDTH = 640
@@ -122,41 +127,53 @@ def scan_scenes(
 # --- pass 1 ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Jump:
+    """How far a reference frame's picture moved from the one before, and whether either is dark."""
+
+    index: int
+    jump: float
+    dark: bool
+
+
 def _reference_pass(
     path: Path, index: FrameIndex
-) -> tuple[list[int], list[int], list[tuple[int, float]], float]:
+) -> tuple[list[int], list[int], list[_Jump], float]:
     """Indices of the reference frames and of the key frames among them, each reference frame's
     jump from the one before, and the last one's time."""
     refs: list[int] = []
     keys: list[int] = []
-    jumps: list[tuple[int, float]] = []
+    jumps: list[_Jump] = []
     last: np.ndarray | None = None
+    last_dark = False
     last_s = 0.0
     for decoded in decode_frames(path, index, fast=True):
         picture = small_yuv(decoded.frame, COARSE_WIDTH)
+        dark = float(picture[: picture.shape[0] * 2 // 3].mean()) < DARK_LUMA
         if last is not None and last.shape == picture.shape:
-            jumps.append((decoded.index, float(np.abs(picture - last.astype(np.int16)).mean())))
+            jump = float(np.abs(picture - last.astype(np.int16)).mean())
+            jumps.append(_Jump(decoded.index, jump, dark or last_dark))
         refs.append(decoded.index)
         if decoded.is_key:
             keys.append(decoded.index)
-        last, last_s = picture, decoded.pts_s
+        last, last_dark, last_s = picture, dark, decoded.pts_s
     return refs, keys, jumps, last_s
 
 
-def _candidates(
-    refs: list[int], jumps: list[tuple[int, float]], window_width: int
-) -> list[tuple[int, int]]:
+def _candidates(refs: list[int], jumps: list[_Jump], window_width: int) -> list[tuple[int, int]]:
     """``(a, b)``: reference frames between which a cut may lie (a cut at ``a + 1`` to ``b``)."""
     ratios = AdaptiveRatio(window_width)
     judged: list[Judged] = []
-    for at, jump in jumps:
-        judged.extend(ratios.push(at, jump))
+    for jump in jumps:
+        judged.extend(ratios.push(jump.index, jump.jump))
     judged.extend(ratios.flush())
+    dark = {jump.index for jump in jumps if jump.dark}
     position = {ref: i for i, ref in enumerate(refs)}
     return [
         (refs[position[j.index] - 1], j.index)
         for j in judged
-        if j.score >= COARSE_FLOOR and j.ratio >= COARSE_RATIO
+        if (j.score >= COARSE_FLOOR and j.ratio >= COARSE_RATIO)
+        or (j.index in dark and j.score >= DARK_FLOOR)
     ]
 
 
@@ -227,7 +244,7 @@ class _WindowJudge:
         if self._windows[at] != self._current:
             self._judge()
             self._current = self._windows[at]
-        self._frames.append((decoded.index, to_array(decoded.frame, width=DETECT_WIDTH, fast=True)))
+        self._frames.append((decoded.index, decoded.to_array(width=DETECT_WIDTH, fast=True)))
 
     def finish(self) -> list[Judged]:
         self._judge()
@@ -258,7 +275,7 @@ class _KeyframePicker:
         span = self._span_of.get(decoded.index)
         if span is None:
             return
-        gray = to_array(decoded.frame, width=SHARPNESS_WIDTH, gray=True)
+        gray = decoded.to_array(width=SHARPNESS_WIDTH, gray=True)
         middle = (span.start_frame + span.end_frame) / 2
         rank = (sharpness(gray), -abs(decoded.index - middle), decoded)
         best = self._best.get(span)
@@ -274,6 +291,6 @@ class _KeyframePicker:
 
     def _encode(self, span: Span) -> None:
         score, _, decoded = self._best.pop(span)
-        image, small = (to_array(decoded.frame, width=w) for w in (KEYFRAME_WIDTH, THUMBNAIL_WIDTH))
+        image, small = (decoded.to_array(width=w) for w in (KEYFRAME_WIDTH, THUMBNAIL_WIDTH))
         jpegs = thumbnail(image, KEYFRAME_WIDTH), thumbnail(small, THUMBNAIL_WIDTH)
         self._done.append(Keyframe(decoded.index, score, *jpegs))

@@ -15,7 +15,11 @@ stand out, and ``min_scene_len`` stops one fade from yielding more than one cut.
 
 One addition: in a static shot (the frames around score at most ``STATIC_BACKGROUND``) a frame
 that reaches ``static_content_val`` (2.0) is a cut even below ``min_content_val``: a new slide in a
-recorded talk changes some text on a white page, which PySceneDetect's floor of 15 never sees.
+recorded talk changes some text on a white page, which PySceneDetect's floor of 15 never sees. It
+must also change some pixels for real: at least ``STATIC_MIN_CHANGED`` of the value plane by more
+than ``CHANGE_LEVEL``. An encoder's periodic key frame in a held shot scores as much as a slide
+change (its compression noise is re-drawn over the whole picture, about 2-3), but that noise moves
+no pixel far, while new text moves its strokes by a hundred levels or more.
 
 Three differences from PySceneDetect: hue distance is taken around the circle (OpenCV's hue wraps
 from 179 to 0, and a noisy red otherwise scores as if it changed colour every frame);
@@ -38,6 +42,12 @@ U8 = npt.NDArray[np.uint8]
 STATIC_BACKGROUND = 0.5
 """Mean score of the surrounding frames under which a shot counts as static (a slide, a still):
 compression noise of a held slide scores about 0.1-1, a slide change about 3."""
+CHANGE_LEVEL = 32
+"""A pixel whose value moves by more than this (of 255) changed for real, not by compression noise
+(a re-drawn key frame moves pixels by 25 at most, even at x264's crf 30)."""
+STATIC_MIN_CHANGED = 0.001
+"""Share of the pixels that must change for real for the static rule to cut: a changed word on a
+slide is several times this at 256 px wide."""
 _RATIO_CAP = 255.0
 """PySceneDetect's ceiling for the adaptive ratio, also used when the window's mean is zero."""
 
@@ -92,6 +102,13 @@ def _mean_hue_distance(a: U8, b: U8) -> float:
     return float(np.minimum(distance, 180 - distance).mean())
 
 
+class FrameScore(NamedTuple):
+    """A frame's content score, and the share of its pixels that changed for real."""
+
+    score: float
+    changed: float
+
+
 class ContentScorer:
     """Content score of each frame against the one before it (0.0 for the first frame)."""
 
@@ -103,19 +120,28 @@ class ContentScorer:
 
     def score(self, frame: np.ndarray) -> float:
         """Score ``frame`` against the previous call's frame and remember it for the next call."""
+        return self.measure(frame).score
+
+    def measure(self, frame: np.ndarray) -> FrameScore:
+        """``score``, with the share of pixels whose value changed by more than CHANGE_LEVEL."""
         planes = _planes(frame)
         last, self._last = self._last, planes
         if last is None or last.shape != planes.shape:
-            return 0.0
+            return FrameScore(0.0, 0.0)
         if planes.ndim == 2:
-            return _mean_distance(planes, last)
+            return FrameScore(_mean_distance(planes, last), _changed(planes, last))
         parts = [
             _mean_hue_distance(planes[0], last[0]),
             _mean_distance(planes[1], last[1]),
             _mean_distance(planes[2], last[2]),
         ]
         total = sum(p * w for p, w in zip(parts, self.weights, strict=True))
-        return total / sum(abs(w) for w in self.weights)
+        return FrameScore(total / sum(abs(w) for w in self.weights), _changed(planes[2], last[2]))
+
+
+def _changed(value: U8, last: U8) -> float:
+    """Share of pixels whose value moved by more than CHANGE_LEVEL."""
+    return float((np.abs(np.subtract(value, last, dtype=np.int16)) > CHANGE_LEVEL).mean())
 
 
 def _planes(frame: np.ndarray) -> U8:
@@ -136,6 +162,8 @@ class Judged:
     ratio: float
     background: float = 0.0
     """Mean score of the frames around it: near zero inside a static shot (a slide, a still)."""
+    changed: float = 1.0
+    """Share of its pixels that changed for real (see ``ContentScorer.measure``)."""
 
 
 class AdaptiveRatio:
@@ -145,15 +173,16 @@ class AdaptiveRatio:
         if window_width < 1:
             raise ValueError("window_width must be at least 1")
         self.window_width = window_width
-        self._buffer: deque[tuple[int, float]] = deque(maxlen=2 * window_width + 1)
+        self._buffer: deque[tuple[int, float, float]] = deque(maxlen=2 * window_width + 1)
         self._next = 0
         """Position in the buffer of the next pair to judge."""
 
-    def push(self, index: int, score: float) -> list[Judged]:
-        """Add one pair; returns the pair ``window_width`` back, now that its window is full."""
+    def push(self, index: int, score: float, changed: float = 1.0) -> list[Judged]:
+        """Add one pair (and its share of changed pixels); returns the pair ``window_width`` back,
+        now that its window is full."""
         if len(self._buffer) == self._buffer.maxlen:
             self._next -= 1
-        self._buffer.append((index, score))
+        self._buffer.append((index, score, changed))
         ready = []
         while self._next < len(self._buffer) - self.window_width:
             ready.append(self._judge(self._next))
@@ -167,15 +196,15 @@ class AdaptiveRatio:
         return ready
 
     def _judge(self, position: int) -> Judged:
-        index, score = self._buffer[position]
+        index, score, changed = self._buffer[position]
         lo, hi = max(0, position - self.window_width), position + self.window_width + 1
-        others = [s for i, (_, s) in enumerate(self._buffer) if lo <= i < hi and i != position]
+        others = [s for i, (_, s, _) in enumerate(self._buffer) if lo <= i < hi and i != position]
         mean = sum(others) / len(others) if others else 0.0
         if mean > 1e-5:
             ratio = min(score / mean, _RATIO_CAP)
         else:
             ratio = _RATIO_CAP if score > 1e-5 else 0.0
-        return Judged(index, score, ratio, mean)
+        return Judged(index, score, ratio, mean, changed)
 
 
 @dataclass(frozen=True)
@@ -189,8 +218,13 @@ class CutRule:
     def is_cut(self, frame: Judged) -> bool:
         strong = frame.score >= self.min_content_val
         # a slide change is a small change (some text on a white page) against a static
-        # background; PySceneDetect's floor of 15 misses it, so static shots get a lower one
-        static = frame.score >= self.static_content_val and frame.background <= STATIC_BACKGROUND
+        # background; PySceneDetect's floor of 15 misses it, so static shots get a lower one, and
+        # the change must move some pixels far, which a key frame's re-drawn noise does not
+        static = (
+            frame.score >= self.static_content_val
+            and frame.background <= STATIC_BACKGROUND
+            and frame.changed >= STATIC_MIN_CHANGED
+        )
         return frame.ratio >= self.adaptive_threshold and (strong or static)
 
 
@@ -216,9 +250,9 @@ def judge_run(frames: Iterable[tuple[int, np.ndarray]], window_width: int = 2) -
     ratios = AdaptiveRatio(window_width)
     judged: list[Judged] = []
     for position, (index, frame) in enumerate(frames):
-        score = scorer.score(frame)
+        score = scorer.measure(frame)
         if position:
-            judged.extend(ratios.push(index, score))
+            judged.extend(ratios.push(index, *score))
     return judged + ratios.flush()
 
 
@@ -241,11 +275,11 @@ class AdaptiveContentDetector:
 
     def process(self, index: int, frame: np.ndarray) -> list[int]:
         """Feed frame ``index`` (indices must increase); returns cuts that became known."""
-        score = self._scorer.score(frame)
+        score = self._scorer.measure(frame)
         if self._last_cut is None:
             self._last_cut = index
             return []  # the first frame has no score: nothing to compare it with
-        return self._cuts(self._ratios.push(index, score))
+        return self._cuts(self._ratios.push(index, *score))
 
     def finish(self) -> list[int]:
         """Cuts among the last ``window_width`` frames, once no more frames will come."""

@@ -1,8 +1,9 @@
 """Segment planning: turn cuts, fixed windows or pauses in speech into spans of frames and seconds.
 
-Every planner ends the same way: spans shorter than ``min_segment_s`` are merged into the span that
-follows them (the last one into the one before it), so a flicker or a burst of quick cuts does not
-become a document of its own, then spans longer than ``max_segment_s`` are split into near-equal
+Every planner ends the same way: spans shorter than ``min_segment_s`` (by default
+``DEFAULT_MIN_SEGMENT_S``, a quarter second) are merged into the span that follows them (the last
+one into the one before it), so a flicker of a few frames does not become a document of its own,
+while a real short shot does, then spans longer than ``max_segment_s`` are split into near-equal
 parts of at most ``max_segment_s`` each, so a slide held for minutes still becomes several
 documents, each short enough for a captioning model.
 
@@ -19,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from omnidex.types import DEFAULT_MIN_SEGMENT_S
 
 _EPS = 1e-9
 
@@ -73,7 +76,7 @@ def scene_spans(
     n_frames: int,
     fps: float,
     pts: Sequence[float] | None = None,
-    min_segment_s: float = 1.0,
+    min_segment_s: float = DEFAULT_MIN_SEGMENT_S,
     max_segment_s: float = 30.0,
 ) -> list[Span]:
     """Spans between the cuts (first frames of new scenes), merged and split as the module says."""
@@ -153,7 +156,7 @@ def silence_spans(
     hop_s: float = 0.01,
     min_silence_s: float = 0.5,
     threshold_db: float = -30.0,
-    min_segment_s: float = 1.0,
+    min_segment_s: float = DEFAULT_MIN_SEGMENT_S,
     max_segment_s: float = 30.0,
 ) -> list[Span]:
     """Spans of speech cut in the middle of each pause of ``min_silence_s`` or more.

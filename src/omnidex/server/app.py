@@ -1,6 +1,7 @@
 """The FastAPI application: ``create_app(settings, config)``; ``omnidex serve`` runs it.
 
-Routes live under ``/v1`` (OpenAPI at ``/openapi.json``, docs at ``/docs``); every route but
+Routes live under ``/v1`` (OpenAPI at ``/openapi.json``, docs at ``/docs``), a Mixpeek-compatible
+API under ``/mixpeek`` (:mod:`omnidex.compat.mixpeek`); every route but
 health needs an API key unless the server runs with ``--dev`` (:mod:`omnidex.server.auth`); every
 error has one JSON shape (:mod:`omnidex.server.errors`).
 """
@@ -13,6 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from omnidex import __version__
+from omnidex.compat.mixpeek import app as mixpeek
 from omnidex.config import Settings
 from omnidex.server import errors
 from omnidex.server.config import ServerConfig
@@ -64,4 +66,5 @@ def create_app(settings: Settings | None = None, config: ServerConfig | None = N
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     app.include_router(documents.media_router, responses=errors.ERROR_RESPONSES)
     app.include_router(studio.router, include_in_schema=False)  # the web UI, /studio
+    mixpeek.mount(app)  # the Mixpeek-compatible API, /mixpeek (docs/mixpeek.md)
     return app

@@ -33,6 +33,9 @@ class ServerConfig(BaseModel):
     lease_s: float = Field(60, gt=0, description="a task's lease; renewed by heartbeats")
     max_attempts: int = Field(4, ge=1, le=100, description="tries of a task before it fails")
     max_upload_bytes: int = Field(2 * 1024**3, gt=0, description="largest upload accepted")
+    max_query_image_bytes: int = Field(
+        16 * 1024**2, gt=0, description="largest image a search may send (uploaded or base64)"
+    )
     uploads_dir: Path | None = Field(
         None,
         description="where uploads are kept until ingested (default <home>/uploads); replicas "

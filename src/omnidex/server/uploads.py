@@ -45,7 +45,8 @@ def check_filename(filename: str | None) -> None:
 
 def check_content(path: Path, filename: str | None, limits: Limits) -> ObjectKind:
     """The kind the stored file's bytes show; the typed error (empty, unsupported, too big, or
-    bytes that contradict the extension) otherwise, with the file removed."""
+    bytes that contradict the extension) otherwise, with the file removed. Errors name the
+    client's file, never where the server keeps it."""
     try:
         kind = detect_kind(path, limits)
         expected = EXPECTED_KIND.get(Path(filename or "").suffix.lower())
@@ -53,8 +54,15 @@ def check_content(path: Path, filename: str | None, limits: Limits) -> ObjectKin
             raise UnsupportedMediaError(
                 f"{filename}: the name says {expected} but the bytes are {kind}", source=filename
             )
-    except OmnidexError:
+    except OmnidexError as exc:
         path.unlink(missing_ok=True)
+        shown = filename or "the upload"
+        exc.message = exc.message.replace(str(path), shown)
+        exc.context = {
+            k: v.replace(str(path), shown) if isinstance(v, str) else v
+            for k, v in exc.context.items()
+        }
+        exc.args = (exc.message,)
         raise
     return kind
 

@@ -6,10 +6,10 @@ features with vectors left out unless asked for, and links to its thumbnail and 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from omnidex.types import Document, ExtractorSpec, SegmentationSpec, SegmentKind
 
@@ -80,11 +80,20 @@ class ExtractorsIn(BaseModel):
 
 
 class SearchIn(BaseModel):
+    """A search: text, an image (base64 in JSON, or a multipart file field ``image``), or both."""
+
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, max_length=4000)
+    query: str | None = Field(None, min_length=1, max_length=4000)
+    image: str | None = Field(None, min_length=1, description="an image file, base64-encoded")
     k: int = Field(10, ge=1, le=1000)
     where: str | None = Field(None, max_length=4000)
+
+    @model_validator(mode="after")
+    def _something_to_search(self) -> Self:
+        if self.query is None and self.image is None:
+            raise ValueError("give a query, an image, or both")
+        return self
 
 
 class AskIn(BaseModel):

@@ -2,7 +2,10 @@
 
 Each search names a feature: a vector feature (``text_embedding@v1/vector``) is searched by
 cosine similarity with the query embedded by the extractor that made those vectors (never another
-model); text features (``ocr@v1/text``, a list of them, or ``text`` for all) by BM25. A filter
+model), whatever kind of query that extractor takes (text, an image: its ``QueryEncoder``); text
+features (``ocr@v1/text``, a list of them, or ``text`` for all) by BM25, with a text query. A
+search's ``query`` is the run's default query unless set; set to an input that was not given, the
+search finds nothing. A filter
 stage before the search is pushed into the store's query; after candidates exist, a search looks
 only among them. Every search's score and rank lands in each candidate's provenance as
 ``<stage>/<search>``.
@@ -20,7 +23,14 @@ from omnidex.retrieval.fusion import RRF_K, FusionMethod, fuse
 from omnidex.retrieval.stage import Stage
 from omnidex.store.filters import And, Filter, In
 from omnidex.store.filters import Field as FilterField
-from omnidex.types import CollectionInfo, Document, FeatureType, StageScore
+from omnidex.types import (
+    CollectionInfo,
+    Document,
+    FeatureType,
+    QueryValue,
+    StageScore,
+    query_kind,
+)
 
 ALL_TEXT = "text"
 _TEXT_SEARCHES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="omnidex-bm25")
@@ -31,8 +41,9 @@ class SearchParams(BaseModel):
 
     feature: str | list[str] = Field(min_length=1)
     """A vector feature address, or text feature addresses (``text``: all) for BM25."""
-    query: str | None = None
-    """What to search for; by default the retriever's text input."""
+    query: QueryValue = None
+    """What to search for (text, or an image for a vector feature whose extractor embeds image
+    queries); by default the retriever's first text input given, else its first image input."""
     top_k: int = Field(50, ge=1, le=1000)
     weight: float = Field(1.0, gt=0)
     min_score: float | None = None
@@ -68,8 +79,33 @@ class FeatureSearch(Stage):
                 vector = any(f.type is FeatureType.VECTOR for f in found if f)
                 if vector and isinstance(search.feature, list):
                     raise self.fail(field, "a vector search takes one feature")
-                if vector and not any(address in s.embedders for s in sources):
+                if vector and not any(address in s.encoders for s in sources):
                     raise self.fail(field, f"no extractor can embed a query for {address!r}")
+            self._check_query(i, search, sources)
+
+    def _check_query(self, i: int, search: SearchParams, sources: Sequence[Source]) -> None:
+        """The kind of query a search gets (a sample of its input) must be one it can search
+        with: text for BM25; for a vector feature, a kind its extractor embeds."""
+        if "query" not in search.model_fields_set or search.query is None:
+            return
+        field = f"params.searches[{i}].query"
+        kind = query_kind(search.query)
+        if kind is None:
+            raise self.fail(field, "a query is text or an image")
+        if not _is_vector(search, sources):
+            if kind != "text":
+                raise self.fail(field, f"a BM25 search takes text, not an {kind}")
+            return
+        address = str(search.feature)
+        takes = {
+            k for s in sources if address in s.encoders for k in s.encoders[address].query_kinds()
+        }
+        if kind not in takes:
+            raise self.fail(
+                field,
+                f"the extractor of {address!r} embeds {' and '.join(sorted(takes))} queries, "
+                f"not {kind} ones",
+            )
 
     def run(self, context: RunContext, candidates: list[Candidate]) -> list[Candidate]:
         where = _restricted(context.pending_filter, candidates)
@@ -127,8 +163,13 @@ def _is_vector(search: SearchParams, sources: Sequence[Source]) -> bool:
     )
 
 
-def _query(context: RunContext, search: SearchParams) -> str:
-    return search.query if search.query is not None else context.query
+def _query(context: RunContext, search: SearchParams) -> QueryValue:
+    """The search's own query when set (None: an input not given), else the run's default."""
+    return search.query if "query" in search.model_fields_set else context.default_query
+
+
+def _given(query: QueryValue) -> bool:
+    return query is not None and not (isinstance(query, str) and not query.strip())
 
 
 def _restricted(where: Filter | None, candidates: list[Candidate]) -> Filter | None:
@@ -143,12 +184,14 @@ def _vector(
     context: RunContext, search: SearchParams, where: Filter | None
 ) -> list[tuple[Candidate, float]]:
     address, query = str(search.feature), _query(context, search)
+    if not _given(query):
+        return []
     found: list[tuple[Candidate, float]] = []
     for source in context.sources:
-        embed = source.embedders.get(address)
-        if embed is None or not query.strip():
+        encoder = source.encoders.get(address)
+        if encoder is None or query_kind(query) not in encoder.query_kinds():
             continue
-        vector = embed(query)
+        vector = encoder.embed_queries([query])[0]
         hits = context.store.vector_search(source.info.id, address, vector, search.top_k, where)
         found += _candidates(hits, source.info, search)
     return sorted(found, key=lambda pair: -pair[1])[: search.top_k]
@@ -158,6 +201,8 @@ def _text(
     context: RunContext, search: SearchParams, where: Filter | None
 ) -> list[tuple[Candidate, float]]:
     query = _query(context, search)
+    if not isinstance(query, str) or not query.strip():
+        return []
     found: list[tuple[Candidate, float]] = []
     for source in context.sources:
         texts = [f.address for f in source.info.features if f.type is FeatureType.TEXT]

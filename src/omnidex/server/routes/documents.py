@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
@@ -17,7 +18,9 @@ from omnidex.embedded import Database
 from omnidex.errors import NotFoundError
 from omnidex.server.auth import State, database
 from omnidex.server.media_links import MediaTarget
-from omnidex.server.wire import DocumentOut, DocumentPage, SearchIn
+from omnidex.server.search_body import SEARCH_BODY, search_request
+from omnidex.server.state import ServerState
+from omnidex.server.wire import DocumentOut, DocumentPage
 from omnidex.types import Hit, RetrievalResult
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["documents"])
@@ -118,12 +121,22 @@ def get_media_by_link(token: str, state: State) -> FileResponse:
     return _source_file(state.database(target.namespace), target.collection, target.document_id)
 
 
-@router.post("/search")
-def search(name: str, body: SearchIn, db: Reader) -> list[Hit]:
-    return db.collection(name).search(body.query, k=body.k, where=body.where)
+@router.post("/search", openapi_extra=SEARCH_BODY, response_model=list[Hit])
+async def search(name: str, request: Request, db: Reader, state: State) -> list[Hit]:
+    """Search by text (``query``), by example (``image``: base64 in JSON, or a multipart file),
+    or both, fused."""
+    return (await _explained(name, request, db, state)).hits
 
 
-@router.post("/search/explain")
-def explain_search(name: str, body: SearchIn, db: Reader) -> RetrievalResult:
+@router.post("/search/explain", openapi_extra=SEARCH_BODY, response_model=RetrievalResult)
+async def explain_search(name: str, request: Request, db: Reader, state: State) -> RetrievalResult:
     """The search with each stage's timing and candidate counts."""
-    return db.collection(name).explain(body.query, k=body.k, where=body.where)
+    return await _explained(name, request, db, state)
+
+
+async def _explained(
+    name: str, request: Request, db: Database, state: ServerState
+) -> RetrievalResult:
+    body, image = await search_request(request, state.config.max_query_image_bytes)
+    collection = db.collection(name)
+    return await run_in_threadpool(collection.explain, body.query, body.k, body.where, image=image)

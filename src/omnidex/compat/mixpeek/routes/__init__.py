@@ -1,0 +1,1 @@
+"""The routes of the Mixpeek layer, one module per Mixpeek resource."""
