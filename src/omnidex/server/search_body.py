@@ -9,7 +9,6 @@ too-large image a 413.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from typing import Any
 
@@ -68,7 +67,7 @@ async def search_request(request: Request, max_bytes: int) -> tuple[SearchIn, by
     if data is None and body.image is not None:
         try:
             data = base64.b64decode(body.image, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or text that is not ASCII at all
             raise InvalidSpecError("image: not base64", field="image") from None
     if data is not None and len(data) > max_bytes:
         raise _too_big(max_bytes)
