@@ -140,6 +140,32 @@ def tiny_phi4mm_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_whisper_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random multilingual Whisper checkpoint in transformers format, laid out like
+    ``openai/whisper-base`` (see ``tests/whisper_checkpoint.py``); omnidex converts it to
+    CTranslate2 on first load, as it does the hub's."""
+    pytest.importorskip(
+        "faster_whisper", reason="needs faster-whisper: pip install 'omnidex[whisper]'"
+    )
+    from .whisper_checkpoint import build_checkpoint
+
+    return build_checkpoint(tmp_path_factory.mktemp("tiny_whisper"))
+
+
+@pytest.fixture
+def whisper_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A Hugging Face cache of this test session (converted Whisper models land beside it), with
+    the hub switched off: nothing is fetched, nothing is written to the real cache."""
+    root = tmp_path_factory.getbasetemp() / "whisper_hf_home"
+    (root / "hub").mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(root / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return root / "hub"
+
+
+@pytest.fixture(scope="session")
 def crashing_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A plugin folder with ``crashing@v1``, an extractor that kills its worker process on text
     that says "crash" (see ``tests/crashing_plugin.py``)."""

@@ -2,6 +2,8 @@
 
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 HEAVY = (
     "torch",
@@ -27,3 +29,13 @@ def test_connect_is_reachable_from_the_package() -> None:
 
     assert callable(omnidex.connect)
     assert omnidex.__version__
+
+
+def test_the_wheel_ships_py_typed(tmp_path: Path) -> None:
+    """Type checkers read omnidex's annotations only when the wheel carries the PEP 561 marker."""
+    from hatchling.builders.wheel import WheelBuilder  # the build backend, a dev dependency
+
+    root = Path(__file__).resolve().parents[1]
+    (wheel,) = WheelBuilder(str(root)).build(directory=str(tmp_path))
+    with zipfile.ZipFile(wheel) as archive:
+        assert "omnidex/py.typed" in archive.namelist()

@@ -28,7 +28,7 @@ SLIDES = json.loads(MEETING.with_suffix(".json").read_text())["slides"]
 def pipeline(tiny_embedder_path: Path) -> list[object]:
     return [
         "ocr@v1",
-        "transcription@v1",
+        {"name": "transcription@v1", "params": {"engine": "pocketsphinx"}},
         {"name": "text_embedding@v1", "params": {"model_id": str(tiny_embedder_path)}},
     ]
 

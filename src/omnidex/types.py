@@ -59,6 +59,8 @@ class FeatureType(StrEnum):
     VECTOR = "vector"
     JSON = "json"
     NUMBER = "number"
+    LABEL = "label"
+    """A short keyword (a language code, an engine name): filterable, never searched or embedded."""
 
 
 class FeatureSpec(BaseModel):
@@ -218,7 +220,8 @@ class Document(BaseModel):
     extractors: list[str] = Field(default_factory=list)
 
     def text(self) -> str:
-        """All text features joined, in feature order: what a snippet is cut from."""
+        """Every string feature joined, in feature order. Labels are strings too: where the
+        collection's feature types are known, join its text features instead (as search does)."""
         return "\n".join(v for v in self.features.values() if isinstance(v, str) and v.strip())
 
 
@@ -235,11 +238,13 @@ class Evidence(BaseModel):
 
 
 class Moment(BaseModel):
-    """Adjacent hits of one object merged into one time range (or page run) by ``group_by``."""
+    """Adjacent hits of one object merged into one time range (or page run, ``page`` to
+    ``end_page``) by ``group_by``."""
 
     score: float
     ids: list[str]
     page: int | None = None
+    end_page: int | None = None
     start_s: float | None = None
     end_s: float | None = None
     snippet: str = ""

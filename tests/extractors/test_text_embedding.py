@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from omnidex.errors import InvalidSpecError
 from omnidex.extractors.text_embedding import TextEmbedding
+from omnidex.models.embedders import get_embedder
 from omnidex.types import FeatureColumn, FeatureType, Segment
 
 PAGE = "page_text@v1/text"
@@ -32,6 +34,16 @@ def test_vector_feature_has_model_dim(params: dict[str, object]) -> None:
         FeatureType.VECTOR,
         32,
     )
+
+
+def test_dim_is_read_without_loading_the_model(tiny_embedder_path: Path, tmp_path: Path) -> None:
+    from omnidex.models import embedders
+
+    copy = shutil.copytree(tiny_embedder_path, tmp_path / "copy")
+    [column] = TextEmbedding({"model_id": str(copy), "device": "cpu"}).columns()
+    assert column.dim == 32
+    assert not any(path == copy for path, _ in embedders._EMBEDDERS._by_path)
+    assert get_embedder(str(copy), "cpu").dim == 32  # what the loaded model says agrees
 
 
 def test_bind_rejects_unknown_and_non_text_features(params: dict[str, object]) -> None:

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from omnidex.config import Settings
+from omnidex.errors import CorruptMediaError
 from omnidex.media.video import FrameIndex, iter_frames
 from omnidex.segment.av_objects import AvPlan, plan_av, segment_av
 from omnidex.segment.scene_scan import DETECT_WIDTH, scan_scenes
@@ -310,3 +311,24 @@ def test_through_the_sandbox(av_media: Any, tmp_path: Path) -> None:
     assert [s.start_frame for s in segments[1:]] == starts(plan(clip, tmp_path))
     assert all(s.kind == "scene" and s.fps == pytest.approx(FPS) for s in segments)
     assert segments[-1].end_s == pytest.approx(N_FRAMES / FPS)
+
+
+@pytest.mark.parametrize("split", ["scene", "time"])
+def test_a_video_whose_sound_ends_early_is_indexed_whole(
+    av_media: Any, tmp_path: Path, split: str
+) -> None:
+    # 320 frames at 30 fps (10.7 s) with 2 s of sound: a valid file (a clip whose music stops),
+    # not a truncated one; its pictures run to the end.
+    clip = av_media.video(frames=shots(), fps=FPS, audio=av_media.tone(2.0))
+    result = plan(clip, tmp_path, split=split)
+    assert result.spans[-1].span.end_s == pytest.approx(N_FRAMES / FPS)
+    assert result.track is not None and result.track.duration_s == pytest.approx(2.0, abs=0.1)
+
+
+def test_a_cut_off_video_with_sound_is_still_refused(av_media: Any, tmp_path: Path) -> None:
+    # Matroska keeps its declared length at the front, so the cut-off file still opens.
+    clip = av_media.video("clip.mkv", frames=shots(), fps=FPS, audio=av_media.tone(N_FRAMES / FPS))
+    data = clip.read_bytes()
+    clip.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptMediaError, match="truncated"):
+        plan(clip, tmp_path)

@@ -89,12 +89,15 @@ class Talks:
     store: LanceDocumentStore
 
     def collection(self, name: str, moments: Sequence[Moment] = MOMENTS) -> CollectionInfo:
+        return self.collection_of(name, [document(moment, name) for moment in moments])
+
+    def collection_of(self, name: str, documents: Sequence[Document]) -> CollectionInfo:
         spec = CollectionSpec(extractors=[ExtractorSpec(name="ocr@v1")])
         info = self.catalog.create_collection("default", name, spec, FEATURES)
         self.store.create_collection(info.id, FEATURES)
         by_object: dict[str, list[Document]] = {}
-        for moment in moments:
-            by_object.setdefault(moment.object_id, []).append(document(moment, name))
+        for doc in documents:
+            by_object.setdefault(doc.object_id, []).append(doc)
         self.store.replace_objects(info.id, by_object)
         self.store.optimize(info.id)
         return info

@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 
+from omnidex.cli.render import where_in_source
 from omnidex.errors import InvalidSpecError
-from omnidex.types import CollectionInfo, Hit
+from omnidex.retrieval.defaults import default_retriever_spec
+from omnidex.types import CollectionInfo, Document, Hit
 
-from .conftest import SLIDE, TEXT, VECTOR, Moment, Talks
+from .conftest import FEATURES, SLIDE, TEXT, VECTOR, Moment, Talks, embed
 
 
 def spec(*stages: dict[str, Any], inputs: dict[str, Any] | None = None, **extra: Any) -> dict:
@@ -152,6 +154,61 @@ def test_group_by_object_merges_adjacent_moments(talks: Talks, talks_info: Colle
     assert set(q3.moments[0].ids) == {"talks:q3:0", "talks:q3:10"}
     assert [(m.start_s, m.end_s) for m in plan.moments] == [(30, 40)]
     assert q3.score == pytest.approx(q3.provenance["search"].score)  # max: its best moment
+
+
+# One meeting, eight touching scenes, cosines for "pricing launch" falling in this rank order:
+# the 30 s scene first, then 40 s, 0 s, 60 s, 20 s, 10 s, 70 s, 50 s.
+MEETING = [
+    Moment("meeting", 0, "pricing revenue revenue"),
+    Moment("meeting", 10, "launch security security security security security"),
+    Moment("meeting", 20, "pricing churn churn churn churn"),
+    Moment("meeting", 30, "pricing launch"),
+    Moment("meeting", 40, "launch budget"),
+    Moment("meeting", 50, "launch budget budget budget budget budget budget budget"),
+    Moment("meeting", 60, "launch hiring hiring hiring"),
+    Moment("meeting", 70, "pricing roadmap roadmap roadmap roadmap roadmap roadmap"),
+]
+
+
+@pytest.mark.parametrize("gap", [0, 1])
+def test_group_by_moments_are_the_strong_runs_not_the_whole_video(talks: Talks, gap: float) -> None:
+    info = talks.collection("meeting", MEETING)
+    search_all = search({"feature": VECTOR, "top_k": 10})
+    the_spec = spec(
+        search_all, {"type": "group_by", "params": {"merge_gap_s": gap}}, collections=["meeting"]
+    )
+    (hit,) = talks.retriever(the_spec, info).run({"query": "pricing launch"}).hits
+    assert len(hit.moments) == 3 and (0, 80) not in [(m.start_s, m.end_s) for m in hit.moments]
+    best = max(hit.moments, key=lambda m: m.score)
+    assert (best.start_s, best.end_s) == (30, 50)  # the best scene and the runner-up beside it
+    assert best.ids == ["meeting:meeting:30", "meeting:meeting:40"]
+    one = spec(search_all, {"type": "group_by", "params": {"top_n": 1}}, collections=["meeting"])
+    (hit,) = talks.retriever(one, info).run({"query": "pricing launch"}).hits
+    assert [(m.start_s, m.end_s) for m in hit.moments] == [(30, 50)]
+
+
+def test_group_by_page_runs_keep_their_last_page(talks: Talks) -> None:
+    def page(number: int, text: str) -> Document:
+        return Document(
+            id=f"manual:{number}",
+            object_id="manual",
+            kind="page",
+            key=f"page={number}",
+            source="/docs/manual.pdf",
+            page=number,
+            features={TEXT: text, SLIDE: "", VECTOR: embed(text)},
+        )
+
+    pages = ["budget hiring", "budget", "budget hiring roadmap", "churn", "budget churn churn"]
+    info = talks.collection_of("manuals", [page(n, t) for n, t in enumerate(pages, start=1)])
+    the_spec = spec(
+        search({"feature": VECTOR, "top_k": 10}), {"type": "group_by"}, collections=["manuals"]
+    )
+    (hit,) = talks.retriever(the_spec, info).run({"query": "budget"}).hits
+    run_of_three = hit.moments[0]
+    assert (run_of_three.page, run_of_three.end_page) == (1, 3)
+    assert set(run_of_three.ids) == {"manual:1", "manual:2", "manual:3"}
+    assert where_in_source(run_of_three) == "p. 1–3"
 
 
 def test_group_scores_can_sum_and_moments_stay_in_time_order(
@@ -349,3 +406,13 @@ def test_typed_inputs_are_converted(talks: Talks, talks_info: CollectionInfo) ->
     assert retriever.run({"query": "pricing", "year": "2020"}).hits
     with pytest.raises(InvalidSpecError, match="date"):
         retriever.run({"query": "pricing", "day": "next tuesday"})
+
+
+@pytest.mark.parametrize("k", [250, 251, 1000])
+def test_the_default_retriever_runs_for_every_documented_k(
+    talks: Talks, talks_info: CollectionInfo, k: int
+) -> None:
+    features = [(f.address, f.type) for f in FEATURES]
+    the_spec = default_retriever_spec(talks_info.name, features, {VECTOR: frozenset({"text"})}, k)
+    hits = talks.retriever(the_spec, talks_info).run({"query": "pricing"}).hits
+    assert hits and len(hits) <= k

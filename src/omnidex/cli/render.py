@@ -50,10 +50,13 @@ def where_in_source(hit: Hit | Moment | Document) -> str:
         return "\n".join(where_in_source(m) for m in hit.moments)
     if hit.start_s is not None and hit.end_s is not None:
         return f"{timecode(hit.start_s)}–{timecode(hit.end_s)}"
+    if isinstance(hit, Moment):
+        if hit.page is None:
+            return ""
+        last = hit.end_page if hit.end_page is not None else hit.page
+        return f"p. {hit.page}" + (f"–{last}" if last != hit.page else "")
     if hit.page is not None:
         return f"p. {hit.page}"
-    if isinstance(hit, Moment):
-        return ""
     return "" if hit.key in ("image", "chunk=0000") else hit.key
 
 

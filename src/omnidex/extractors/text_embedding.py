@@ -17,7 +17,7 @@ from pydantic import Field
 
 from omnidex.errors import InvalidSpecError
 from omnidex.extractors.base import Extractor, ExtractorParams
-from omnidex.models.embedders import TextEmbedder, get_embedder
+from omnidex.models.embedders import TextEmbedder, configured_dim, get_embedder
 from omnidex.models.hub import DEFAULT_TEXT_MODEL
 from omnidex.types import (
     FeatureColumn,
@@ -88,7 +88,8 @@ class TextEmbedding(Extractor):
             FeatureSpec(
                 name="vector",
                 type=FeatureType.VECTOR,
-                dim=self.embedder().dim,
+                # from the folder's config where it says; else the model loads to tell
+                dim=configured_dim(self.params.model_id) or self.embedder().dim,
                 description=f"{self.params.model_id} embedding of the text, L2-normalized",
             )
         ]

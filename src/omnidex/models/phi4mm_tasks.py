@@ -56,6 +56,8 @@ def audible(samples: np.ndarray) -> bool:
 class Phi4SpeechEngine:
     """Speech to text with Phi-4-multimodal's speech adapter, windows timed in the source."""
 
+    name = "phi4mm"
+
     def __init__(
         self,
         generator: Callable[[], Generator],

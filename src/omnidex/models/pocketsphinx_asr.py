@@ -80,6 +80,8 @@ def _import_pocketsphinx() -> Any:
 class PocketsphinxEngine:
     """Speech to timed words with pocketsphinx and its model for ``language``."""
 
+    name = "pocketsphinx"
+
     def __init__(self, language: str = "en-us", max_window_s: float = 30.0) -> None:
         self.language = language
         self.max_window_s = max_window_s

@@ -59,9 +59,21 @@ class Candidate:
     def text_of(self, address: str) -> str:
         """A text feature by address, or all of the document's text for ``"text"``."""
         if address == "text":
-            return self.document.text()
+            return self.text()
         value = self.document.features.get(address)
         return value if isinstance(value, str) else ""
+
+    def text(self) -> str:
+        """The document's text features joined, in the collection's order: what a snippet is cut
+        from (labels, numbers and JSON are not text)."""
+        features = self.document.features
+        return "\n".join(
+            value
+            for f in self.collection.features
+            if f.type is FeatureType.TEXT
+            and isinstance(value := features.get(f.address), str)
+            and value.strip()
+        )
 
     def to_hit(self, query: str) -> Hit:
         document = self.document
@@ -76,7 +88,7 @@ class Candidate:
             page=document.page,
             start_s=document.start_s,
             end_s=document.end_s,
-            snippet=snippet(document.text(), query),
+            snippet=snippet(self.text(), query),
             metadata=document.metadata,
             provenance=self.provenance,
             matched=self.matched,

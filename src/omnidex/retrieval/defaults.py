@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from omnidex.retrieval.stages.search import MAX_TOP_K
 from omnidex.types import FeatureType, InputSpec, QueryKind, RetrieverSpec, StageSpec
 
 SEARCH_POOL = 50
-"""Candidates each search fetches, at least (4 × k when k is larger)."""
+"""Candidates each search fetches, at least (4 × k when k is larger, at most MAX_TOP_K)."""
 
 INPUTS: dict[QueryKind, str] = {"text": "query", "image": "image"}
 """The default retriever's input of each query kind."""
@@ -29,7 +30,7 @@ def default_retriever_spec(
 ) -> RetrieverSpec:
     """The default retriever of ``collection`` for ``k`` results; ``embeddable`` maps each vector
     feature that can be searched to the kinds of query its extractor embeds."""
-    pool = max(SEARCH_POOL, 4 * k)
+    pool = min(MAX_TOP_K, max(SEARCH_POOL, 4 * k))
     searches: list[dict[str, object]] = [
         {
             "feature": address,

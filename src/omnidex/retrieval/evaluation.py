@@ -155,7 +155,10 @@ def matches(hit: Hit, item: str | Place) -> bool:
     ):
         return False
     if item.page is not None:
-        return hit.page == item.page or any(m.page == item.page for m in hit.moments)
+        return hit.page == item.page or any(
+            m.page is not None and m.page <= item.page <= (m.end_page or m.page)
+            for m in hit.moments
+        )
     if item.start_s is None or item.end_s is None:
         return True
     spans = [(hit.start_s, hit.end_s), *((m.start_s, m.end_s) for m in hit.moments)]

@@ -11,7 +11,6 @@ returns, and reports per-stage timings and candidate counts.
 from __future__ import annotations
 
 import base64
-import binascii
 import time
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -206,7 +205,7 @@ def query_image(value: Any, limits: Limits | None = None) -> Image.Image:
     if isinstance(value, str):
         try:
             value = base64.b64decode(value.split(",", 1)[-1], validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or characters outside ASCII
             raise ValueError("a string image is the base64 of an image file") from None
     if not isinstance(value, Image.Image | bytes | bytearray):
         raise TypeError(f"got {type(value).__name__}; give an image, its bytes or base64")

@@ -106,7 +106,10 @@ def plan_av(path: Path, spec: SegmentationSpec, limits: Limits, workdir: Path) -
     track = None
     if info.has_audio:
         track = decode_audio_to_file(path, workdir / "audio.f32")
-        _check_complete(path, info, track.start_s + track.duration_s, "sound")
+        # A video's sound may stop before its pictures (those are checked on their own): it is
+        # checked against its own declared length; an audio file's against the file's.
+        declared = info.audio_duration_s if info.has_video else info.duration_s
+        _check_complete(path, declared, track.start_s + track.duration_s, "sound")
         track = track if track.n_samples else None
     if not info.has_video:
         spans = _audio_spans(info, spec, track)
@@ -132,7 +135,7 @@ def _scanned_scenes(
         )
     except UnorderedTimestamps:
         return None
-    _check_complete(path, info, scan.decoded_until_s, "pictures")
+    _check_complete(path, info.duration_s, scan.decoded_until_s, "pictures")
     spans = plan_spans(scan.timeline, scan.cuts, spec.min_segment_s, spec.max_segment_s)
     found = {span: scan.keyframe_for(span) for span in spans}
     missing = iter(_with_keyframes(path, [s for s, k in found.items() if k is None], fps))
@@ -142,13 +145,13 @@ def _scanned_scenes(
     ]
 
 
-def _check_complete(path: Path, info: MediaInfo, decoded_s: float, what: str) -> None:
-    """A file whose streams end well before its header says is truncated: refuse it whole
-    rather than index a part of it as if it were all."""
-    if info.duration_s > 2 and decoded_s < 0.9 * info.duration_s - 1:
+def _check_complete(path: Path, declared_s: float | None, decoded_s: float, what: str) -> None:
+    """A stream that ends well before its header says (``declared_s``; None: unknown) is
+    truncated: refuse the file whole rather than index a part of it as if it were all."""
+    if declared_s is not None and declared_s > 2 and decoded_s < 0.9 * declared_s - 1:
         raise CorruptMediaError(
             f"{path}: truncated or damaged: its {what} end at {decoded_s:.1f} s of the "
-            f"{info.duration_s:.1f} s its header declares",
+            f"{declared_s:.1f} s its header declares",
             source=str(path),
         )
 
@@ -221,7 +224,9 @@ def _scene_spans(path: Path, info: MediaInfo, spec: SegmentationSpec) -> list[Sp
         cuts.extend(detector.process(frame.index, frame.image))
         pts.append(frame.pts_s)
     cuts.extend(detector.finish())
-    _check_complete(path, info, pts[-1] + 1 / frame_rate(info) if pts else 0.0, "pictures")
+    _check_complete(
+        path, info.duration_s, pts[-1] + 1 / frame_rate(info) if pts else 0.0, "pictures"
+    )
     increasing = all(b > a for a, b in itertools.pairwise(pts))
     timeline = Timeline(len(pts), frame_rate(info), pts if increasing else None)
     return plan_spans(timeline, cuts, spec.min_segment_s, spec.max_segment_s)

@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, config: ServerConfig | None = N
         state = ServerState.open(settings, config)
         app.state.omnidex = state
         workers = Workers(state, config.workers)
+        app.state.workers = workers
         senders = Senders(state, config.webhook_senders)
         workers.start()
         senders.start()

@@ -67,7 +67,7 @@ async def search_request(request: Request, max_bytes: int) -> tuple[SearchIn, by
     if data is None and body.image is not None:
         try:
             data = base64.b64decode(body.image, validate=True)
-        except ValueError:  # binascii.Error, or text that is not ASCII at all
+        except ValueError:  # binascii.Error, or characters outside ASCII
             raise InvalidSpecError("image: not base64", field="image") from None
     if data is not None and len(data) > max_bytes:
         raise _too_big(max_bytes)

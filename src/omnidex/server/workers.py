@@ -12,6 +12,9 @@ cluster in one run (:mod:`omnidex.pipeline.ray_runner`), so that the cluster's a
 load their models once per batch rather than once per file; a task retried after the cluster
 failed under it runs alone. When the catalog cannot be reached (a PostgreSQL catalog restarting),
 workers and heartbeats wait and go on; a task cut off then is claimed again once its lease ends.
+A worker never dies from a task: anything a task raises, even past its own bookkeeping (its object
+deleted while it finished), is logged and the worker goes on; :meth:`Workers.alive` tells
+readiness how many are running.
 """
 
 from __future__ import annotations
@@ -25,14 +28,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from omnidex.embedded import Runner
-from omnidex.errors import ClusterError, OmnidexError, StoreError
+from omnidex.errors import ClusterError, NotFoundError, OmnidexError, StoreError
 from omnidex.pipeline.ray_runner import RayOptions
 from omnidex.server.state import ServerState
 from omnidex.server.uploads import move_into
 from omnidex.server.webhooks import task_finished
 from omnidex.sources.http import FetchPolicy, fetch_url
 from omnidex.sources.object_storage import fetch_object, is_object_url
-from omnidex.types import IngestStatus, TaskRecord, TaskState
+from omnidex.types import IngestResult, IngestStatus, TaskRecord, TaskState
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,10 @@ class Workers:
             thread.start()
             self._threads.append(thread)
 
+    def alive(self) -> int:
+        """How many of the worker threads are running."""
+        return sum(thread.is_alive() for thread in self._threads)
+
     def stop(self, timeout_s: float = 30.0) -> None:
         self._stop.set()
         self.state.wake_workers()
@@ -99,6 +106,10 @@ class Workers:
                     continue
             except StoreError as exc:  # the catalog is unreachable: wait, and go on
                 log.warning("worker %s: %s", worker, exc.message)
+                self._stop.wait(CATALOG_RETRY_S)
+                continue
+            except BaseException:  # a bug, or a plugin calling sys.exit: the worker goes on
+                log.exception("worker %s: a task raised past its handling", worker)
                 self._stop.wait(CATALOG_RETRY_S)
                 continue
             self.state.work_queued.wait(IDLE_WAIT_S)
@@ -199,13 +210,20 @@ class Workers:
                 self._failed(worker, task, exc)
             return
         for (task, _), result in zip(group, results, strict=True):
-            if result.status is not IngestStatus.FAILED:
-                self.state.catalog.update_task(task.id, progress=1.0, object_id=result.object_id)
-                self._finish(worker, task, TaskState.SUCCEEDED)
-            elif result.error_code in TRANSIENT:  # e.g. the model server was down
-                self._retry_or_fail(worker, task, result.error or "", result.error_code)
-            else:  # the file itself is bad: trying again would fail again
-                self._fail(worker, task, result.error, result.error_code)
+            try:
+                self._settle(worker, task, result)
+            except NotFoundError:  # its object was deleted, and its task with it, meanwhile
+                log.info("task %s: gone before it was settled", task.id)
+
+    def _settle(self, worker: str, task: TaskRecord, result: IngestResult) -> None:
+        """End ``task`` as its ingest ``result`` says."""
+        if result.status is not IngestStatus.FAILED:
+            self.state.catalog.update_task(task.id, progress=1.0, object_id=result.object_id)
+            self._finish(worker, task, TaskState.SUCCEEDED)
+        elif result.error_code in TRANSIENT:  # e.g. the model server was down
+            self._retry_or_fail(worker, task, result.error or "", result.error_code)
+        else:  # the file itself is bad: trying again would fail again
+            self._fail(worker, task, result.error, result.error_code)
 
     def _fetch(self, url: str) -> Path:
         """The file at ``url`` in the uploads folder: read from object storage, or fetched over

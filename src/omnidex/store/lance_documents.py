@@ -98,6 +98,7 @@ def _arrow_type(feature: FeatureColumn) -> pa.DataType:
         return pa.list_(pa.float32(), feature.dim)
     return {
         FeatureType.TEXT: pa.utf8(),
+        FeatureType.LABEL: pa.utf8(),
         FeatureType.JSON: _JSON,
         FeatureType.NUMBER: pa.float64(),
     }[feature.type]

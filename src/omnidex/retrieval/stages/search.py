@@ -36,6 +36,10 @@ ALL_TEXT = "text"
 _TEXT_SEARCHES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="omnidex-bm25")
 
 
+MAX_TOP_K = 1000
+"""The most candidates one search, or the fused result, holds."""
+
+
 class SearchParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -44,7 +48,7 @@ class SearchParams(BaseModel):
     query: QueryValue = None
     """What to search for (text, or an image for a vector feature whose extractor embeds image
     queries); by default the retriever's first text input given, else its first image input."""
-    top_k: int = Field(50, ge=1, le=1000)
+    top_k: int = Field(50, ge=1, le=MAX_TOP_K)
     weight: float = Field(1.0, gt=0)
     min_score: float | None = None
     name: str | None = None
@@ -56,7 +60,7 @@ class FeatureSearchParams(BaseModel):
     searches: list[SearchParams] = Field(min_length=1)
     fusion: FusionMethod = "rrf"
     rrf_k: int = Field(RRF_K, ge=1)
-    top_k: int = Field(100, ge=1, le=1000)
+    top_k: int = Field(100, ge=1, le=MAX_TOP_K)
 
 
 class FeatureSearch(Stage):

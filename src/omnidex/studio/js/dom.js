@@ -45,7 +45,10 @@ export function place(item) {
   if (item.start_s !== null && item.start_s !== undefined) {
     return `${clock(item.start_s)}–${clock(item.end_s ?? item.start_s)}`;
   }
-  if (item.page !== null && item.page !== undefined) return `page ${item.page}`;
+  if (item.page !== null && item.page !== undefined) {
+    const last = item.end_page ?? item.page;
+    return last === item.page ? `page ${item.page}` : `pages ${item.page}–${last}`;
+  }
   return item.key || "";
 }
 
