@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 from omnidex.embedded import Database
 from omnidex.errors import InvalidSpecError, PayloadTooLargeError
 from omnidex.server.auth import State, database, writable_database
-from omnidex.server.uploads import check_content, check_filename, discard, save_stream
+from omnidex.server.uploads import check_filename, discard, keep, save_stream
 from omnidex.server.webhooks import emit
 from omnidex.types import ObjectRecord, TaskRecord, WebhookEventType
 
@@ -77,8 +77,8 @@ async def upload(
         raise InvalidSpecError("send the media as the multipart field 'file'", field="file")
     metadata = _metadata(form.get("metadata"))
     check_filename(file.filename)
-    path = await run_in_threadpool(save_stream, file.file, state.uploads, file.filename, limit)
-    await run_in_threadpool(check_content, path, file.filename, state.settings.limits)
+    saved = await run_in_threadpool(save_stream, file.file, state.uploads, file.filename, limit)
+    path = await run_in_threadpool(keep, saved, file.filename, state.settings.limits)
     payload = {"path": str(path), "metadata": metadata, "filename": _display(file.filename)}
     return _queued(state, collection.info.id, payload, idempotency_key, path)
 
