@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 ENV_PREFIX = "OMNIDEX_"
 
@@ -66,6 +66,19 @@ class Settings(BaseModel):
     ingest_batch_segments: int = Field(
         256, gt=0, description="segments gathered across objects before extractors run"
     )
+    model_endpoints: list[str] = Field(
+        default_factory=list,
+        description="base URLs of the model servers this operator runs (comma-separated in the "
+        "environment): they may be on the inside network and get OMNIDEX_OPENAI_API_KEY; any "
+        "other base_url must be a public address and gets no key",
+    )
+
+    @field_validator("model_endpoints", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @property
     def documents(self) -> str:

@@ -4,6 +4,8 @@ own filter parser)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from omnidex.compat.mixpeek.extractors import PIPELINES, pipeline, resolve
@@ -19,8 +21,12 @@ def stage(stage_id: str, **parameters: object) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("name", sorted(PIPELINES))
-def test_every_mapped_extractor_is_a_valid_omnidex_pipeline(name: str) -> None:
-    extractors, unused = pipeline(name, "v1", {"ocr": {"languages": "deu"}, "colour": "red"})
+def test_every_mapped_extractor_is_a_valid_omnidex_pipeline(
+    name: str, tiny_clip_path: Path
+) -> None:
+    images = {"model_id": str(tiny_clip_path)}  # the image model is read when the plan is built
+    params = {"ocr": {"languages": "deu"}, "image_embedding": images, "colour": "red"}
+    extractors, unused = pipeline(name, "v1", params)
     plan = build_plan(normalize_spec(extractors, None))
     assert "text_embedding@v1/vector" in {f.address for f in plan.features}
     assert unused == ["colour"]
@@ -38,7 +44,7 @@ def test_scene_caption_takes_the_phi4_model_id() -> None:
 
 def test_an_unknown_extractor_or_version_names_what_there_is() -> None:
     with pytest.raises(
-        UnknownExtractorError, match="omnidex maps: audio_extractor, image_extractor"
+        UnknownExtractorError, match="maps: audio_extractor, clip_extractor, image_extractor"
     ):
         pipeline("face_extractor", "v1", {})
     with pytest.raises(InvalidSpecError, match="'v1' only, not 'v2'"):
@@ -51,6 +57,7 @@ def test_feature_uris_resolve_to_the_vector_or_to_bm25() -> None:
     )
     assert resolve("mixpeek://multimodal_extractor@v1/embedding", lexical=True) == "text"
     assert resolve("ocr@v1/text") == "ocr@v1/text"
+    assert resolve("mixpeek://clip_extractor@v1/image_embedding") == "image_embedding@v1/vector"
     with pytest.raises(InvalidSpecError, match="names extractor 'splade_extractor'"):
         resolve("mixpeek://splade_extractor@v1/sparse")
 

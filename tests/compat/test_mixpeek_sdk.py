@@ -451,6 +451,11 @@ def test_stages_map_onto_omnidex_filters_groups_limits_and_reranks(
                     ],
                 ),
             ).object_id
+        second = objects.list_objects_get_buckets(bucket.bucket_id, limit=2, page=2)
+        assert [o.object_id for o in second.results] == [made["BARBER"]]
+        assert (second.pagination.total, second.pagination.total_pages) == (3, 2)
+        first = objects.list_objects_buckets(bucket.bucket_id, page_size=2, offset=0)
+        assert [o.object_id for o in first.results] == [made["BAKERY"], made["BUTCHER"]]
         collection = text_collection(api, bucket.bucket_id, tiny_embedder_path)
         batches = mixpeek.BucketBatchesApi(api)
         batch = batches.create_batch_buckets_batches(
@@ -838,11 +843,12 @@ def test_presigned_uploads_are_signed_once_only_and_capped(tmp_path: Path) -> No
 
 
 def test_scene_caption_runs_phi4_multimodal_on_its_model_server(
-    live: Live, tmp_path: Path, tiny_embedder_path: Path
+    live: Live, tmp_path: Path, tiny_embedder_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ..models.openai_server import BASE_MODEL, openai_server
 
     with openai_server() as phi4, live.api() as api:
+        monkeypatch.setenv("OMNIDEX_MODEL_ENDPOINTS", phi4.url)  # the operator's model server
         bucket = image_bucket(api)
         obj = mixpeek.BucketObjectsApi(api).create_object_buckets(
             bucket.bucket_id,
@@ -899,3 +905,72 @@ def test_a_dev_server_creates_the_namespaces_it_is_asked_for(tmp_path: Path) -> 
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@pytest.mark.timeout(900)  # the session's trained CLIP takes a while on a loaded host
+def test_clip_extractor_searches_pixels_with_words(
+    live: Live, tmp_path: Path, tiny_embedder_path: Path, trained_clip_path: Path
+) -> None:
+    import random
+
+    from ..image_checkpoints import PICTURES, caption, shape_image
+
+    with live.api() as api:
+        bucket = image_bucket(api)
+        objects = mixpeek.BucketObjectsApi(api)
+        made = {}
+        for colour, shape in PICTURES:
+            path = tmp_path / f"{colour}-{shape}.png"
+            shape_image(colour, shape, random.Random(1)).save(path)
+            data = m.Data(
+                {"base64": base64.b64encode(path.read_bytes()).decode(), "filename": path.name}
+            )
+            made[caption(colour, shape)] = objects.create_object_buckets(
+                bucket.bucket_id,
+                m.CreateObjectRequest(
+                    blobs=[m.CreateBlobRequest(property="image", type="image", data=data)]
+                ),
+            ).object_id
+        mixpeek.CollectionsApi(api).create_collection(
+            m.CreateCollectionRequest(
+                collection_name="shapes",
+                source=m.SourceConfigInput(type=m.SourceType.BUCKET, bucket_ids=[bucket.bucket_id]),
+                feature_extractor=m.SharedCollectionFeaturesExtractorsModelsFeatureExtractorConfigInput(
+                    feature_extractor_name="clip_extractor",
+                    version="v1",
+                    params={
+                        "model_id": str(trained_clip_path),
+                        "text_embedding": {"model_id": str(tiny_embedder_path)},
+                    },
+                ),
+            )
+        )
+        trigger = mixpeek.CollectionsApi(api).trigger_collection("shapes")
+        assert wait_task(api, trigger.task_id).status == m.TaskStatusEnum.COMPLETED
+        retrievers = mixpeek.RetrieversApi(api)
+        retrievers.create_retriever(
+            m.CreateRetrieverRequest(
+                retriever_name="look",
+                stages=[
+                    m.StageConfigInput(
+                        stage_name="pixels",
+                        config={
+                            "stage_id": "feature_search",
+                            "parameters": {
+                                "searches": [
+                                    {
+                                        "feature_uri": "mixpeek://clip_extractor@v1/image_embedding",
+                                        "query": {"input_mode": "text", "value": "{{INPUT.query}}"},
+                                    }
+                                ]
+                            },
+                        },
+                    )
+                ],
+            )
+        )
+        for words, object_id in made.items():
+            found = retrievers.execute_retriever(
+                "look", m.ExecuteRetrieverRequest(inputs={"query": words})
+            ).documents
+            assert found[0]["source_object_id"] == object_id, words

@@ -139,8 +139,10 @@ def test_a_missing_adapter_fails_the_ingest_clearly(tiny_phi4mm_path: Path, tmp_
 
 
 @pytest.fixture
-def server() -> Any:
+def server(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A model server on loopback, which only the operator's endpoint list lets extractors reach."""
     with openai_server() as running:
+        monkeypatch.setenv("OMNIDEX_MODEL_ENDPOINTS", running.url)
         yield running
 
 

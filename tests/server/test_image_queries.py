@@ -91,6 +91,7 @@ def test_rest_base64_and_multipart(running: Running) -> None:
     [
         ({"k": 3}, 422, None),
         ({"image": "not base64!"}, 422, "image"),
+        ({"image": "\u00e5"}, 422, "image"),  # not ASCII: was a 500
         ({"image": base64.b64encode(b"no image here").decode()}, 422, "corrupt_media"),
         ({"image": base64.b64encode(b"x" * 60_000).decode()}, 413, None),
     ],

@@ -14,7 +14,7 @@ import pytest
 from omnidex.errors import InvalidFilterError, NotFoundError, StoreError
 from omnidex.store.documents import DocumentStore
 from omnidex.store.filter_match import matches
-from omnidex.store.filters import And, Compare, Field, In, Not, Or
+from omnidex.store.filters import MAX_FILTER_DEPTH, And, Compare, Field, In, Not, Or, depth
 from omnidex.types import Document, FeatureColumn, FeatureType
 
 COL = "col_0123456789abcdef"
@@ -464,3 +464,38 @@ def test_optimize_keeps_everything(docs: DocumentStore) -> None:
     docs.optimize(COL)
     assert docs.list(COL, limit=100) == before
     assert ids(docs.vector_search(COL, VECTOR, axis(1), k=1)) == ["b:s1"]
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        (Compare(Field("page"), "=", 1.5), []),  # a decimal against an integer column
+        (Compare(Field("page"), "<", 1.5), ["a:p1"]),
+        (Compare(Field("page"), ">", 1.5), ["a:p2"]),
+        (Compare(Field("page"), "=", 2.0), ["a:p2"]),
+        (Compare(Field("page"), "=", 2**40), []),  # beyond what the int32 column holds
+        (Compare(Field("page"), "<", 2**40), ["a:p1", "a:p2"]),
+        (Compare(Field("page"), ">=", -(2**62)), ["a:p1", "a:p2"]),
+        (Compare(Field("page"), "!=", 2**40), ["a:p1", "a:p2"]),
+        (Compare(Field("year", metadata=True), "<", 2**63 - 1), ["a:p1", "a:p2", "b:s1"]),
+        (Compare(Field("start_frame"), "<", 2**63 - 1), []),
+    ],
+)
+def test_numbers_any_column_cannot_hold_compare_by_value(
+    docs: DocumentStore, where: Any, expected: list[str]
+) -> None:
+    assert ids(docs.list(COL, where=where)) == expected
+    assert [d.id for d in docs.list(COL) if matches(where, d)] == expected
+
+
+def test_the_deepest_filter_allowed_runs(docs: DocumentStore) -> None:
+    # nested NOT/coalesce made DataFusion's planner take exponential time, and deep SQL failed
+    # its parser; the compiled SQL holds no NOT and nests only as deep as and/or alternate
+    where: Any = Compare(Field("page"), "=", 1)
+    for level in range(MAX_FILTER_DEPTH):
+        other = Compare(Field("kind"), "=", "image")
+        where = Not(where) if level % 3 == 0 else (And if level % 2 else Or)((other, where))
+    assert depth(where) <= MAX_FILTER_DEPTH
+    assert ids(docs.list(COL, where=where)) == [d.id for d in docs.list(COL) if matches(where, d)]
+    with pytest.raises(InvalidFilterError):
+        docs.list(COL, where=Not(Or((where, Not(where)))))

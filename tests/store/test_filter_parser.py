@@ -3,7 +3,18 @@
 import pytest
 
 from omnidex.errors import InvalidFilterError
-from omnidex.store.filters import And, Compare, Field, In, Not, Or, parse_filter
+from omnidex.store.filters import (
+    And,
+    Compare,
+    Field,
+    Filter,
+    In,
+    Not,
+    Or,
+    check_depth,
+    depth,
+    parse_filter,
+)
 
 
 def test_precedence_and_grouping() -> None:
@@ -73,3 +84,48 @@ def test_bad_filters_raise_a_typed_error_naming_where(text: str) -> None:
         parse_filter(text)
     assert info.value.code == "invalid_filter"
     assert info.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        ("page = 99999999999999999999", 7),  # beyond int64
+        ("page = -9223372036854775809", 7),
+        ("x = 1e400", 4),  # not a finite double
+        ("x = " + "1" * 41, 4),
+        ("(" * 17 + "page = 1" + ")" * 17, 16),
+        ("(" * 1500 + "page = 1" + ")" * 1500, 16),
+        ("not " * 17 + "page = 1", 64),
+        ("x = '" + "a" * 3990 + "' or y = 1" + " " * 10, 4000),  # longer than 4000 characters
+    ],
+)
+def test_limits_are_checked_while_reading_and_name_the_position(text: str, position: int) -> None:
+    with pytest.raises(InvalidFilterError) as info:
+        parse_filter(text)
+    assert info.value.context["position"] == position
+
+
+def test_values_at_the_limits_parse() -> None:
+    assert parse_filter("page = 9223372036854775807") == Compare(Field("page"), "=", 2**63 - 1)
+    nested = "(" * 16 + "page = 1" + ")" * 16
+    assert parse_filter(nested) == Compare(Field("page"), "=", 1)
+    assert depth(parse_filter("not " * 16 + "page = 1")) == 16
+
+
+def test_bound_values_meet_the_same_limits() -> None:
+    with pytest.raises(InvalidFilterError):
+        parse_filter("year = $y", {"y": 10**30})
+    with pytest.raises(InvalidFilterError):
+        parse_filter("who = $w", {"w": "x" * 5000})
+
+
+def test_depth_counts_not_and_alternations_and_flattens_runs() -> None:
+    a, b = Compare(Field("page"), "=", 1), Compare(Field("page"), "=", 2)
+    assert depth(a) == 0
+    assert depth(And((a, And((b, a))))) == 1
+    assert depth(And((a, Or((b, Not(a)))))) == 3
+    deep: Filter = a
+    for _ in range(5000):  # a filter built in code: checked without recursion
+        deep = Not(deep)
+    with pytest.raises(InvalidFilterError):
+        check_depth(deep)

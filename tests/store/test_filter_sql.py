@@ -58,7 +58,7 @@ def test_unrepresentable_literals_are_refused(value: str | float) -> None:
         ),
         (
             Compare(Field("year", metadata=True), ">", 2020),
-            """(try_cast(json_extract(metadata, '$["year"]') AS DOUBLE) > 2020)""",
+            """(try_cast(json_extract(metadata, '$["year"]') AS DOUBLE) > 2020.0)""",
         ),
         (
             Compare(Field("draft", metadata=True), "=", False),

@@ -14,9 +14,11 @@ audio, the base model for text alone. Images travel as base64 data URLs, audio a
 exponential backoff and jitter (``Retry-After`` is honoured on 429 and 503, capped), any other 4xx
 fails at once. Every failure is a :class:`~omnidex.errors.ModelServerError`.
 
-The API key, when the server wants one (``vllm serve --api-key``), is ``api_key`` or else the
-``OMNIDEX_OPENAI_API_KEY`` variable — deliberately not ``OPENAI_API_KEY``, so that a key meant for
-api.openai.com is never sent to a self-hosted server.
+The API key, when the server wants one (``vllm serve --api-key``), is ``api_key``: the caller
+decides which server may see which key (:mod:`omnidex.extractors.phi4_backend` sends the operator's
+``OMNIDEX_OPENAI_API_KEY`` to the operator's endpoints only). A reply's body is logged here, never
+put in an error: an error may travel to a tenant, and the body of a server it pointed at may hold
+anything.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import os
 import random
 import time
 import wave
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from PIL import Image
 
 DEFAULT_MODEL = "microsoft/Phi-4-multimodal-instruct"
-API_KEY_ENV = "OMNIDEX_OPENAI_API_KEY"
 _JPEG_QUALITY = 95
 _MESSAGE_CHARS = 300
 
@@ -99,9 +99,8 @@ class OpenAICompatGenerator:
         self.backoff_s = backoff_s
         self.max_delay_s = max_delay_s
         self.image_format = image_format
-        key = api_key or os.environ.get(API_KEY_ENV)
         self._client = httpx.Client(
-            headers={"Authorization": f"Bearer {key}"} if key else None,
+            headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
             timeout=timeout_s,
             limits=httpx.Limits(
                 max_connections=max_concurrency, max_keepalive_connections=max_concurrency
@@ -126,8 +125,7 @@ class OpenAICompatGenerator:
             ) from exc
         if not response.is_success:
             raise ModelServerError(
-                f"model server at {url} answered HTTP {response.status_code}: "
-                f"{_server_message(response)}",
+                f"model server at {url} answered {_status(response)}",
                 url=url,
                 status=response.status_code,
             )
@@ -219,7 +217,7 @@ class OpenAICompatGenerator:
         status = response.status_code
         if response.is_success:
             return _answer_text(response, url, model)
-        reason = f"HTTP {status}: {_server_message(response)}"
+        reason = _status(response)
         if status == 429 or status >= 500:
             return _Retryable(status, reason, _retry_after_s(response))
         raise ModelServerError(
@@ -268,9 +266,9 @@ def _answer_text(response: httpx.Response, url: str, model: str) -> str:
     except (ValueError, LookupError, TypeError):
         content = None
     if not isinstance(content, str):
+        _log_body(response)
         raise ModelServerError(
-            f"model server at {url} sent a malformed completion for model {model!r}: "
-            f"{_truncate(response.text)}",
+            f"model server at {url} sent a malformed completion for model {model!r}",
             url=url,
             model=model,
             status=response.status_code,
@@ -282,10 +280,27 @@ def _model_ids(response: httpx.Response, url: str) -> set[str]:
     try:
         return {str(item["id"]) for item in response.json()["data"]}
     except (ValueError, LookupError, TypeError) as exc:
+        _log_body(response)
         raise ModelServerError(
-            f"model server at {url} sent a malformed model list: {_truncate(response.text)}",
+            f"model server at {url} sent a malformed model list",
             url=url,
         ) from exc
+
+
+def _status(response: httpx.Response) -> str:
+    """``HTTP 400 Bad Request``: what an error may say of a failed answer. Its body (a vLLM
+    message, or whatever a server answers) is logged for the operator, never quoted."""
+    _log_body(response)
+    return f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+
+
+def _log_body(response: httpx.Response) -> None:
+    log.warning(
+        "model server %s answered HTTP %d: %s",
+        response.request.url,
+        response.status_code,
+        _server_message(response),
+    )
 
 
 def _server_message(response: httpx.Response) -> str:

@@ -1,8 +1,9 @@
 """Files the server keeps: uploads streamed to disk under generated names, within the size limit.
 
-No name a client sends reaches the file system: a stored file is ``<random hex><.ext>``, where the
-extension (which tells omnidex the kind of media) is kept only when it is a short run of letters
-and digits.
+No name a client sends reaches the file system: a stored file is ``<random hex><.ext>``. The
+client's extension (a hint for detection) is kept only while the bytes are checked and only when it
+is a short run of letters and digits; a file that is kept is then renamed to the extension of the
+kind its bytes show (:mod:`omnidex.media.served`), so ``x.html`` holding a GIF is kept as ``.gif``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from omnidex.errors import (
     UnsupportedMediaError,
 )
 from omnidex.media.kinds import detect_kind
+from omnidex.media.served import served_as
 from omnidex.sources.local import copy_capped
 from omnidex.types import ObjectKind
 
@@ -67,6 +69,19 @@ def check_content(path: Path, filename: str | None, limits: Limits) -> ObjectKin
     return kind
 
 
+def keep(path: Path, filename: str | None, limits: Limits) -> Path:
+    """The checked upload (:func:`check_content`), renamed to the extension of its kind."""
+    return named_by_kind(path, check_content(path, filename, limits))
+
+
+def named_by_kind(path: Path, kind: ObjectKind) -> Path:
+    """``path`` renamed to the extension its bytes of ``kind`` call for, not the one sent."""
+    target = path.with_name(path.stem + served_as(path, kind).suffix)
+    if target != path:
+        path.rename(target)
+    return target
+
+
 def stored_name(filename: str | None) -> str:
     """A fresh random file name that keeps ``filename``'s extension when it is a plain one."""
     suffix = Path(filename or "").suffix
@@ -95,8 +110,12 @@ def discard(path: Path, folder: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def move_into(path: Path, folder: Path, filename: str | None) -> Path:
-    """Move a fetched file into ``folder`` under a generated name with ``filename``'s extension."""
+def move_into(path: Path, folder: Path, filename: str | None, limits: Limits) -> Path:
+    """Move a fetched file into ``folder`` under a generated name with the extension of the kind
+    its bytes show (``filename``'s, when it shows none: ingest then reports what is wrong)."""
     target = folder / stored_name(filename)
     shutil.move(path, target)
-    return target
+    try:
+        return named_by_kind(target, detect_kind(target, limits))
+    except OmnidexError:
+        return target

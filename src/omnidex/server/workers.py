@@ -235,7 +235,7 @@ class Workers:
         else:
             policy = FetchPolicy(max_bytes=max_bytes, allow_hosts=tuple(config.url_allow_hosts))
             fetched = fetch_url(url, self.state.uploads, policy)
-        return move_into(fetched.path, self.state.uploads, fetched.filename_hint or url)
+        return move_into(fetched.path, self.state.uploads, fetched.filename_hint or url, limits)
 
     def _fail(self, worker: str, task: TaskRecord, error: str | None, code: str | None) -> None:
         self._finish(worker, task, TaskState.FAILED, error, code)

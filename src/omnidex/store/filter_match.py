@@ -7,14 +7,16 @@ the store conformance suite checks against the store itself:
 
 - a missing value (an absent field, feature or metadata key, or null) matches no comparison but
   ``= null``, and ``not`` of a comparison it fails matches;
-- metadata numbers compare as numbers (a text value never matches ``<`` a number), strings and
-  booleans exactly; ``contains`` on metadata matches an element of a list or a part of a string;
-- ``contains`` on a field matches a part of its text.
+- a value compares with a literal of its own type: numbers as numbers (double precision, so
+  ``page < 1.5`` holds for page 1), text as text (by code point), booleans by ``=``/``!=``; a
+  value of another type (text against a number, a list, an object) fails every comparison but
+  ``!=``, which holds for any value there is that does not equal the literal;
+- ``contains`` matches a part of a text value, or an element of a list that is that text;
+- ``in (…)`` is ``=`` with any of its values; ``and``, ``or`` and ``not`` are two-valued.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from omnidex.errors import InvalidFilterError
@@ -51,11 +53,19 @@ def _compare(f: Compare, document: Document) -> bool:
         return missing if f.op == "=" else not missing
     if not present or value is None:
         return False
-    if f.field.metadata:
-        return _metadata_compare(f.op, value, f.value)
     if f.op == "contains":
+        if isinstance(value, list):
+            return any(isinstance(item, str) and item == f.value for item in value)
         return isinstance(value, str) and isinstance(f.value, str) and f.value in value
-    return _plain_compare(f.op, value, f.value)
+    if f.op == "!=":
+        return not _equal(value, f.value)
+    if f.op == "=":
+        return _equal(value, f.value)
+    if _number(value) and _number(f.value):
+        return bool(_ORDER[f.op](float(value), float(f.value)))
+    if isinstance(value, str) and isinstance(f.value, str):
+        return bool(_ORDER[f.op](value, f.value))
+    return False
 
 
 def _value(f: Compare, document: Document) -> tuple[bool, Any]:
@@ -67,29 +77,13 @@ def _value(f: Compare, document: Document) -> tuple[bool, Any]:
     return name in document.features, document.features.get(name)
 
 
-def _plain_compare(op: str, value: Any, wanted: Scalar) -> bool:
-    if op == "=":
-        return bool(value == wanted)
-    if op == "!=":
-        return bool(value != wanted)
-    try:
-        return bool(_ORDER[op](value, wanted))
-    except TypeError:
-        return False
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _metadata_compare(op: str, value: Any, wanted: Scalar) -> bool:
-    """As the SQL compiler reads JSON metadata: numbers by value, everything else as JSON text."""
-    if op == "contains":
-        if isinstance(value, list):
-            return wanted in value
-        return isinstance(wanted, str) and wanted in (
-            value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        )
-    if isinstance(wanted, bool | str):
-        text = json.dumps(value, ensure_ascii=False)
-        target = json.dumps(wanted, ensure_ascii=False)
-        return _plain_compare(op, text, target)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return _plain_compare(op, value, wanted)
+def _equal(value: Any, wanted: Scalar) -> bool:
+    if _number(value) and _number(wanted):
+        return float(value) == float(wanted)  # type: ignore[arg-type]
+    if isinstance(value, bool) and isinstance(wanted, bool):
+        return value == wanted
+    return isinstance(value, str) and isinstance(wanted, str) and value == wanted

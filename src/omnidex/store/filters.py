@@ -9,6 +9,7 @@ store unparsed.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,6 +74,64 @@ class Not:
 Filter = Compare | In | And | Or | Not
 
 
+# --- limits, checked before anything runs -------------------------------------------------------
+
+MAX_FILTER_LENGTH = 4000
+"""Longest ``where`` string, in characters."""
+MAX_FILTER_DEPTH = 16
+"""Deepest nesting of parentheses, ``not`` and alternating ``and``/``or`` in one filter."""
+MAX_INTEGER = 2**63 - 1
+"""Largest integer literal (in magnitude): an int64."""
+MAX_STRING_LITERAL = 4000
+"""Longest string value, in characters (bound ``$name`` values included)."""
+
+
+def check_value(value: Scalar, position: int | None = None) -> Scalar:
+    """``value`` if a filter may compare with it; InvalidFilterError saying why not (and where,
+    given the ``position`` of the literal in the filter's text)."""
+    at = "" if position is None else f" at position {position}"
+    why = None
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int) and abs(value) > MAX_INTEGER:
+        why = f"number too large{at}: integers in filters are at most {MAX_INTEGER}"
+    elif isinstance(value, float) and not math.isfinite(value):
+        why = f"{value!r} is not a finite number{at}"
+    elif isinstance(value, str) and len(value) > MAX_STRING_LITERAL:
+        why = f"string too long{at}: at most {MAX_STRING_LITERAL} characters"
+    elif isinstance(value, str) and "\x00" in value:
+        why = f"a filter value may not contain a NUL character{at}"
+    if why is not None:
+        raise InvalidFilterError(why, field="where", position=position)
+    return value
+
+
+def depth(f: Filter) -> int:
+    """How deep ``f`` nests: each ``not`` and each change between ``and`` and ``or`` is a level
+    (an ``and`` inside an ``and`` adds none: the stores flatten it)."""
+    stack: list[tuple[Filter, int, type | None]] = [(f, 0, None)]
+    deepest = 0
+    while stack:  # iterative: a filter built in code may nest deeper than Python's stack
+        node, level, parent = stack.pop()
+        if isinstance(node, And | Or):
+            level += type(node) is not parent
+            stack.extend((item, level, type(node)) for item in node.items)
+        elif isinstance(node, Not):
+            level += 1
+            stack.append((node.item, level, None))
+        deepest = max(deepest, level)
+    return deepest
+
+
+def check_depth(f: Filter) -> Filter:
+    """``f`` if it nests no deeper than :data:`MAX_FILTER_DEPTH`."""
+    if depth(f) > MAX_FILTER_DEPTH:
+        raise InvalidFilterError(
+            f"filter nests deeper than {MAX_FILTER_DEPTH} levels", field="where"
+        )
+    return f
+
+
 # --- parsing ``where`` strings ----------------------------------------------------------------
 
 _TOKEN = re.compile(
@@ -96,13 +155,20 @@ def parse_filter(expression: str, params: Mapping[str, Scalar] | None = None) ->
     ``contains``, ``in (…)``, ``is [not] null``; literals are quoted strings, numbers,
     ``true``, ``false``, ``null``, or ``$name`` for ``params[name]`` — a value bound after
     parsing, so whatever it holds stays one value. Raises InvalidFilterError saying where it
-    stopped.
+    stopped; the limits (:data:`MAX_FILTER_LENGTH`, :data:`MAX_FILTER_DEPTH`,
+    :data:`MAX_INTEGER`, :data:`MAX_STRING_LITERAL`) are checked as it reads.
     """
+    if len(expression) > MAX_FILTER_LENGTH:
+        raise InvalidFilterError(
+            f"filter too long: {len(expression)} characters, at most {MAX_FILTER_LENGTH}",
+            field="where",
+            position=MAX_FILTER_LENGTH,
+        )
     parser = _Parser(expression, params or {})
     result = parser.parse_or()
     if parser.peek() is not None:
         parser.fail("unexpected text")
-    return result
+    return check_depth(result)
 
 
 def field_of(name: str) -> Field:
@@ -130,20 +196,26 @@ class _Parser:
             if not match or match.end() == position:
                 rest = text[position : position + 20]
                 raise InvalidFilterError(
-                    f"cannot read filter at position {position}: {rest!r}", field="where"
+                    f"cannot read filter at position {position}: {rest!r}",
+                    field="where",
+                    position=position,
                 )
             kind = match.lastgroup or ""
             self.tokens.append((kind, match[kind], match.start(kind)))
             position = match.end()
         self.index = 0
+        self.depth = 0
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
 
     def fail(self, why: str) -> NoReturn:
         token = self.peek()
-        where = f"at {token[1]!r} (position {token[2]})" if token else "at the end"
-        raise InvalidFilterError(f"bad filter {self.text!r}: {why} {where}", field="where")
+        position = token[2] if token else len(self.text)
+        where = f"at {token[1][:40]!r} (position {position})" if token else "at the end"
+        raise InvalidFilterError(
+            f"bad filter {self.text[:200]!r}: {why} {where}", field="where", position=position
+        )
 
     def take(self) -> tuple[str, str, int]:
         token = self.peek()
@@ -179,14 +251,25 @@ class _Parser:
         return items[0] if len(items) == 1 else And(tuple(items))
 
     def parse_not(self) -> Filter:
+        token = self.peek()
+        opens = token is not None and (
+            (token[0] == "word" and token[1].lower() == "not") or token[1] == "("
+        )
+        if not opens:
+            return self.parse_comparison()
+        self.depth += 1
+        if self.depth > MAX_FILTER_DEPTH:
+            self.fail(f"nested deeper than {MAX_FILTER_DEPTH} levels")
+        inner: Filter
         if self.keyword("not"):
-            return Not(self.parse_not())
-        if self.punct("("):
+            inner = Not(self.parse_not())
+        else:
+            self.punct("(")
             inner = self.parse_or()
             if not self.punct(")"):
                 self.fail("expected ')'")
-            return inner
-        return self.parse_comparison()
+        self.depth -= 1
+        return inner
 
     def parse_comparison(self) -> Filter:
         kind, name, _ = self.take()
@@ -221,12 +304,16 @@ class _Parser:
         return tuple(values)
 
     def parse_value(self) -> Scalar:
-        kind, text, _ = self.take()
+        kind, text, position = self.take()
         if kind == "string":
             quote = text[0]
-            return text[1:-1].replace(quote * 2, quote)
+            return check_value(text[1:-1].replace(quote * 2, quote), position)
         if kind == "number":
-            return float(text) if any(c in text for c in ".eE") else int(text)
+            if len(text) > 40:  # no int64 or finite double needs more digits than this
+                self.index -= 1
+                self.fail("number too long")
+            number = float(text) if any(c in text for c in ".eE") else int(text)
+            return check_value(number, position)
         if kind == "word" and text.lower() in ("true", "false"):
             return text.lower() == "true"
         if kind == "word" and text.lower() == "null":
@@ -235,7 +322,7 @@ class _Parser:
             if text[1:] not in self.params:
                 self.index -= 1
                 self.fail(f"no value for {text}")
-            return self.params[text[1:]]
+            return check_value(self.params[text[1:]], position)
         self.index -= 1
         self.fail("expected a value (a quoted string, a number, true, false or null)")
 

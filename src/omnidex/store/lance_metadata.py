@@ -96,11 +96,16 @@ def arrays(docs: Sequence[Document], columns: MetaColumns) -> dict[str, pa.Array
     out = {}
     for (key, kind), column in columns.items():
         values = [
-            doc.metadata.get(key) if kind_of(doc.metadata.get(key)) == kind else None
+            _typed(doc.metadata.get(key)) if kind_of(doc.metadata.get(key)) == kind else None
             for doc in docs
         ]
         out[column] = pa.array(values, type=_TYPES[kind])  # type: ignore[index]
     return out
+
+
+def _typed(value: Any) -> Any:
+    """A number as the double its column holds (Arrow refuses an int beyond 2**53 otherwise)."""
+    return float(value) if kind_of(value) == "n" else value
 
 
 def index_kind(kind: str, distinct: int) -> Literal["BITMAP", "BTREE"]:

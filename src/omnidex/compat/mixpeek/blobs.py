@@ -19,7 +19,7 @@ from typing import Any
 from omnidex.compat.mixpeek.store import MixpeekStore, Row
 from omnidex.errors import InvalidSpecError
 from omnidex.server.state import ServerState
-from omnidex.server.uploads import check_content, save_stream
+from omnidex.server.uploads import keep, save_stream
 from omnidex.sources.http import FetchPolicy, check_url
 from omnidex.sources.object_storage import is_object_url
 
@@ -138,8 +138,7 @@ def _decode(text: str) -> bytes:
 def _save(state: ServerState, raw: bytes, filename: str) -> Path:
     target = folder(state)
     path = save_stream(io.BytesIO(raw), target, filename, state.config.max_upload_bytes)
-    check_content(path, filename, state.settings.limits)
-    return path
+    return keep(path, filename, state.settings.limits)
 
 
 def discard_blobs(state: ServerState, blobs: list[dict[str, Any]]) -> None:

@@ -1,10 +1,11 @@
 """Mixpeek feature extractors as omnidex pipelines, and Mixpeek feature URIs as omnidex features.
 
 :data:`PIPELINES` says which omnidex extractors, in order, each Mixpeek name runs (the table in
-docs/mixpeek.md shows it). Every pipeline ends in one text embedding of the text it found (page
-text, OCR, captions, transcripts): omnidex embeds images and video through their text, not their
-pixels. ``params`` may set ``model_id`` (the Phi-4 model for ``scene_caption``, else the text
-embedder) and, keyed by an omnidex extractor's name, that extractor's own params
+docs/mixpeek.md shows it). Every pipeline has one text embedding of the text it found (page text,
+OCR, captions, transcripts); ``clip_extractor`` adds ``image_embedding``, a SigLIP/CLIP embedding
+of the pixels, which its URIs search (with the same model's text tower for the query). ``params``
+may set ``model_id`` (the Phi-4 model of ``scene_caption``, the image model of ``clip_extractor``,
+else the text embedder) and, keyed by an omnidex extractor's name, that extractor's own params
 (``{"ocr": {"languages": "deu"}}``).
 """
 
@@ -15,7 +16,9 @@ from typing import Any
 from omnidex.errors import InvalidSpecError, UnknownExtractorError
 
 VECTOR = "text_embedding@v1/vector"
-"""The one vector feature every mapped pipeline has."""
+"""The text vector feature every mapped pipeline has."""
+IMAGE_VECTOR = "image_embedding@v1/vector"
+"""What a ``clip_extractor`` URI searches: the pixels' embedding."""
 PIPELINES: dict[str, list[str]] = {
     "text_extractor": ["page_text", "text_embedding"],
     "multimodal_extractor": ["page_text", "ocr", "transcription", "text_embedding"],
@@ -24,8 +27,11 @@ PIPELINES: dict[str, list[str]] = {
     "scene_caption": ["page_text", "scene_caption", "transcription", "text_embedding"],
     "transcription": ["transcription", "text_embedding"],
     "audio_extractor": ["transcription", "text_embedding"],
+    "clip_extractor": ["page_text", "text_embedding", "image_embedding"],
 }
-OWN_PARAMS = frozenset({"page_text", "ocr", "transcription", "text_embedding", "scene_caption"})
+OWN_PARAMS = frozenset(
+    {"page_text", "ocr", "transcription", "text_embedding", "scene_caption", "image_embedding"}
+)
 
 
 def pipeline(
@@ -48,9 +54,10 @@ def pipeline(
             raise InvalidSpecError(f"params.{step} must be an object", field=f"params.{step}")
     specs = {step: dict(params.get(step) or {}) for step in steps}
     if "model_id" in params:
-        specs["scene_caption" if "scene_caption" in specs else "text_embedding"].setdefault(
-            "model_id", params["model_id"]
+        owner = next(
+            s for s in ("scene_caption", "image_embedding", "text_embedding") if s in specs
         )
+        specs[owner].setdefault("model_id", params["model_id"])
     unused = sorted(set(params) - OWN_PARAMS - {"model_id"})
     return [{"name": f"{step}@v1", "params": specs[step]} for step in steps], unused
 
@@ -71,10 +78,12 @@ def resolve(uri: str, lexical: bool = False) -> str:
             field="feature_uri",
         )
     extractor = uri.removeprefix("mixpeek://").split("@", 1)[0]
-    if extractor not in PIPELINES and extractor not in ("text", "image", "clip_extractor"):
+    if extractor not in PIPELINES and extractor not in ("text", "image"):
         raise InvalidSpecError(
             f"feature_uri {uri!r} names extractor {extractor!r}; omnidex maps: "
             f"{', '.join(sorted(PIPELINES))}",
             field="feature_uri",
         )
-    return "text" if lexical else VECTOR
+    if lexical:
+        return "text"
+    return IMAGE_VECTOR if extractor == "clip_extractor" else VECTOR

@@ -1,7 +1,9 @@
 """Documents of a collection: list with filters, get one, its thumbnail, its source media, search.
 
 The source media is served with HTTP range requests (``Range: bytes=…``), so a browser can seek
-a video to the moment a hit points at.
+a video to the moment a hit points at. It goes out with the content type its bytes show, never
+one its name suggests (:mod:`omnidex.media.served`), with ``nosniff`` and a sandboxing CSP, and as
+an attachment unless a browser plays it inline: a stored file cannot run on the server's origin.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import BaseModel
 
 from omnidex.embedded import Database
 from omnidex.errors import NotFoundError
+from omnidex.media.served import served_as
 from omnidex.server.auth import State, database
 from omnidex.server.media_links import MediaTarget
 from omnidex.server.search_body import SEARCH_BODY, search_request
@@ -26,6 +29,12 @@ from omnidex.types import Hit, RetrievalResult
 router = APIRouter(prefix="/v1/collections/{name}", tags=["documents"])
 media_router = APIRouter(tags=["documents"])
 """Routes that need no key: the signed link is the permission."""
+MEDIA_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+    ),
+}
 Reader = Annotated[Database, Depends(database)]
 
 
@@ -89,10 +98,17 @@ def get_media(name: str, doc_id: str, db: Reader) -> FileResponse:
 def _source_file(db: Database, name: str, doc_id: str) -> FileResponse:
     collection = db.collection(name)
     document = collection.get(doc_id)
-    path = Path(collection.object(document.object_id).source)
+    record = collection.object(document.object_id)
+    path = Path(record.source)
     if not path.is_file():
         raise NotFoundError(f"the source of document {doc_id!r} is no longer stored", id=doc_id)
-    return FileResponse(path, filename=None)
+    served = served_as(path, record.kind)
+    disposition = "inline" if served.inline else "attachment"
+    return FileResponse(
+        path,
+        media_type=served.content_type,
+        headers={**MEDIA_HEADERS, "Content-Disposition": disposition},
+    )
 
 
 class MediaLink(BaseModel):

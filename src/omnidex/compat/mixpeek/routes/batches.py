@@ -20,7 +20,7 @@ from omnidex.compat.mixpeek.access import Caller, Reader, Writer, note_ignored
 from omnidex.compat.mixpeek.routes.buckets import owned_object
 from omnidex.compat.mixpeek.routes.collections import find_collection
 from omnidex.compat.mixpeek.store import Row
-from omnidex.compat.mixpeek.wire import TASK_STATUS, page
+from omnidex.compat.mixpeek.wire import TASK_STATUS, Paged, listing
 from omnidex.errors import InvalidSpecError, NotFoundError, TaskStateError
 from omnidex.types import TaskRecord, TaskState
 
@@ -192,10 +192,12 @@ def create_batch(
 
 
 @router.post("/v1/buckets/{bucket_identifier}/batches/list")
-def list_batches(bucket_identifier: str, who: Reader) -> dict[str, Any]:
+def list_batches(bucket_identifier: str, who: Reader, at: Paged) -> dict[str, Any]:
     bucket = who.store.get("buckets", who.namespace, bucket_identifier)
-    results = [batch_out(who, b) for b in who.store.rows("batches", who.namespace, bucket["id"])]
-    return {"results": results, "total_count": len(results), "pagination": page(len(results))}
+    rows = who.store.rows("batches", who.namespace, bucket["id"])
+    chosen, pagination = listing(rows, at)
+    results = [batch_out(who, b) for b in chosen]
+    return {"results": results, "total_count": len(rows), "pagination": pagination}
 
 
 @router.get("/v1/buckets/{bucket_identifier}/batches/{batch_id}")
@@ -338,7 +340,8 @@ def kill_task(task_id: str, who: Writer) -> dict[str, Any]:
 
 
 @router.post("/v1/tasks/list")
-def list_tasks(who: Reader) -> dict[str, Any]:
+def list_tasks(who: Reader, at: Paged) -> dict[str, Any]:
+    """The batch tasks, newest first."""
     batches = [b for b in who.store.rows("batches", who.namespace) if b.get("task_ids")]
-    results = [task_out(who, b) for b in reversed(batches)]
-    return {"results": results, "pagination": page(len(results))}
+    chosen, pagination = listing(list(reversed(batches)), at)
+    return {"results": [task_out(who, b) for b in chosen], "pagination": pagination}

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from omnidex.compat.mixpeek.access import Caller, Reader, Writer, note_ignored
 from omnidex.compat.mixpeek.blobs import FILE_TYPES, discard_blobs, file_properties, stored_blob
 from omnidex.compat.mixpeek.store import Row
-from omnidex.compat.mixpeek.wire import page
+from omnidex.compat.mixpeek.wire import Paged, Paging, listing
 from omnidex.errors import AlreadyExistsError, InvalidSpecError, NotFoundError
 
 router = APIRouter(prefix="/v1/buckets", tags=["buckets"])
@@ -129,19 +129,21 @@ def create_bucket(body: BucketIn, who: Writer, response: Response) -> dict[str, 
     return bucket_out(who, row)
 
 
-def _list(who: Caller) -> dict[str, Any]:
-    results = [bucket_out(who, b) for b in who.store.rows("buckets", who.namespace)]
-    return {"results": results, "total_count": len(results), "pagination": page(len(results))}
+def _list(who: Caller, at: Paging) -> dict[str, Any]:
+    rows = who.store.rows("buckets", who.namespace)
+    chosen, pagination = listing(rows, at)
+    results = [bucket_out(who, b) for b in chosen]
+    return {"results": results, "total_count": len(rows), "pagination": pagination}
 
 
 @router.get("")
-def list_buckets(who: Reader) -> dict[str, Any]:
-    return _list(who)
+def list_buckets(who: Reader, at: Paged) -> dict[str, Any]:
+    return _list(who, at)
 
 
 @router.post("/list")
-def list_buckets_post(who: Reader) -> dict[str, Any]:
-    return _list(who)
+def list_buckets_post(who: Reader, at: Paged) -> dict[str, Any]:
+    return _list(who, at)
 
 
 @router.get("/{bucket_identifier}")
@@ -193,20 +195,20 @@ def create_object(
     return object_out(row)
 
 
-def _objects(bucket_identifier: str, who: Caller) -> dict[str, Any]:
+def _objects(bucket_identifier: str, who: Caller, at: Paging) -> dict[str, Any]:
     bucket = who.store.get("buckets", who.namespace, bucket_identifier)
-    results = [object_out(o) for o in who.store.rows("objects", who.namespace, bucket["id"])]
-    return {"results": results, "pagination": page(len(results))}
+    chosen, pagination = listing(who.store.rows("objects", who.namespace, bucket["id"]), at)
+    return {"results": [object_out(o) for o in chosen], "pagination": pagination}
 
 
 @router.get("/{bucket_identifier}/objects")
-def list_objects(bucket_identifier: str, who: Reader) -> dict[str, Any]:
-    return _objects(bucket_identifier, who)
+def list_objects(bucket_identifier: str, who: Reader, at: Paged) -> dict[str, Any]:
+    return _objects(bucket_identifier, who, at)
 
 
 @router.post("/{bucket_identifier}/objects/list")
-def list_objects_post(bucket_identifier: str, who: Reader) -> dict[str, Any]:
-    return _objects(bucket_identifier, who)
+def list_objects_post(bucket_identifier: str, who: Reader, at: Paged) -> dict[str, Any]:
+    return _objects(bucket_identifier, who, at)
 
 
 def owned_object(who: Caller, bucket_identifier: str, object_identifier: str) -> Row:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from omnidex.compat.mixpeek.access import Caller, Reader, Writer, note_ignored
 from omnidex.compat.mixpeek.extractors import feature_uri, pipeline
 from omnidex.compat.mixpeek.store import Row
-from omnidex.compat.mixpeek.wire import page
+from omnidex.compat.mixpeek.wire import Paged, Paging, listing
 from omnidex.errors import AlreadyExistsError, InvalidSpecError, NotFoundError
 from omnidex.types import CollectionInfo
 
@@ -122,24 +122,25 @@ def create_collection(body: CollectionIn, who: Writer, response: Response) -> di
     return collection_out(who, row)
 
 
-def _list(who: Caller) -> dict[str, Any]:
+def _list(who: Caller, at: Paging) -> dict[str, Any]:
     results = []
     for row in who.store.rows("collections", who.namespace):
         try:
             results.append(collection_out(who, row))
         except NotFoundError:  # dropped through omnidex's own API: forget it here too
             who.store.delete("collections", row["id"])
-    return {"results": results, "total_count": len(results), "pagination": page(len(results))}
+    chosen, pagination = listing(results, at)
+    return {"results": chosen, "total_count": len(results), "pagination": pagination}
 
 
 @router.get("")
-def list_collections(who: Reader) -> dict[str, Any]:
-    return _list(who)
+def list_collections(who: Reader, at: Paged) -> dict[str, Any]:
+    return _list(who, at)
 
 
 @router.post("/list")
-def list_collections_post(who: Reader) -> dict[str, Any]:
-    return _list(who)
+def list_collections_post(who: Reader, at: Paged) -> dict[str, Any]:
+    return _list(who, at)
 
 
 @router.get("/{collection_identifier}")

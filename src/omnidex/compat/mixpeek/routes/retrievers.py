@@ -16,7 +16,7 @@ from omnidex.compat.mixpeek.routes.collections import find_collection
 from omnidex.compat.mixpeek.routes.documents import document_out
 from omnidex.compat.mixpeek.stages import input_names, omnidex_stage, stage_parts, where_of
 from omnidex.compat.mixpeek.store import Row
-from omnidex.compat.mixpeek.wire import page
+from omnidex.compat.mixpeek.wire import Paged, Paging, listing
 from omnidex.errors import AlreadyExistsError, InvalidSpecError
 from omnidex.types import RetrievalResult
 
@@ -186,19 +186,21 @@ def create_retriever(body: RetrieverIn, who: Writer, response: Response) -> dict
     return retriever_out(row)
 
 
-def _list(who: Caller) -> dict[str, Any]:
-    results = [retriever_out(r) for r in who.store.rows("retrievers", who.namespace)]
-    return {"results": results, "total": len(results), "pagination": page(len(results))}
+def _list(who: Caller, at: Paging) -> dict[str, Any]:
+    rows = who.store.rows("retrievers", who.namespace)
+    chosen, pagination = listing(rows, at)
+    results = [retriever_out(r) for r in chosen]
+    return {"results": results, "total": len(rows), "pagination": pagination}
 
 
 @router.get("")
-def list_retrievers(who: Reader) -> dict[str, Any]:
-    return _list(who)
+def list_retrievers(who: Reader, at: Paged) -> dict[str, Any]:
+    return _list(who, at)
 
 
 @router.post("/list")
-def list_retrievers_post(who: Reader) -> dict[str, Any]:
-    return _list(who)
+def list_retrievers_post(who: Reader, at: Paged) -> dict[str, Any]:
+    return _list(who, at)
 
 
 @router.get("/{retriever_id}")

@@ -25,7 +25,7 @@ from omnidex.compat.mixpeek.wire import layer_url
 from omnidex.errors import InvalidSpecError, NotFoundError, PayloadTooLargeError, TaskStateError
 from omnidex.server.auth import server_state
 from omnidex.server.media_links import MediaLinks, MediaTarget
-from omnidex.server.uploads import check_content, check_filename, stored_name
+from omnidex.server.uploads import check_filename, keep, stored_name
 
 router = APIRouter(tags=["bucket uploads"])
 LINKS = MediaLinks()
@@ -160,11 +160,11 @@ def confirm_upload(bucket_identifier: str, upload_id: str, who: Writer) -> dict[
         raise TaskStateError(f"upload {upload_id!r} is {state}; PUT the file to its presigned_url")
     if row["status"] == "UPLOADED":
         try:
-            check_content(Path(row["path"]), row["filename"], who.state.settings.limits)
+            kept = keep(Path(row["path"]), row["filename"], who.state.settings.limits)
         except Exception:
             who.store.update("uploads", row, status="FAILED")
             raise
-        row = who.store.update("uploads", row, status="COMPLETED")
+        row = who.store.update("uploads", row, status="COMPLETED", path=str(kept))
         if row["create_object_on_confirm"]:
             blob = {
                 "property": row["blob_property"],
