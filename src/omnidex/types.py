@@ -26,6 +26,9 @@ SegmentKind = Literal["text", "image", "page", "scene", "audio"]
 keyframe is ``image``, its sound ``audio``); ``audio``: a span of an audio-only file."""
 
 ObjectKind = Literal["text", "image", "pdf", "video", "audio"]
+RecordKind = ObjectKind | Literal["unknown"]
+"""An object's kind in the catalog: ``unknown`` for a file refused before its kind was known
+(empty, too large, unsupported), recorded as failed so that its failure is listed."""
 
 _REF = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)@v(?P<version>[1-9][0-9]*)$")
 
@@ -427,7 +430,7 @@ class ObjectRecord(BaseModel):
     sha256: str
     source: str
     size: int
-    kind: ObjectKind
+    kind: RecordKind
     metadata: dict[str, Any] = Field(default_factory=dict)
     status: ObjectStatus = ObjectStatus.PENDING
     error: str | None = None

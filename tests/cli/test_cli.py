@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import omnidex
 from omnidex.cli.main import app
 from omnidex.samples import make_text_image
+from omnidex.types import ObjectStatus
 
 pytestmark = pytest.mark.usefixtures("needs_tesseract")
 
@@ -90,6 +94,68 @@ def test_ingest_reports_bad_files_and_exits_non_zero(cli, embed_spec: str, tmp_p
     code, out = cli("ingest", str(tmp_path / "ok.txt"), str(tmp_path / "empty.txt"), "-c", "docs")
     assert code == 2
     assert "empty" in out and "1 ingested" in out and "1 failed" in out
+
+
+def refused_files(folder: Path) -> dict[str, str]:
+    """Files refused before their kind is known, each with the words its reason must hold."""
+    folder.mkdir()
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "notes.xyz").write_text("plain words under an unknown extension")
+    with zipfile.ZipFile(folder / "archive.zip", "w") as archive:
+        archive.writestr("inside.txt", "zipped words")
+    (folder / "noise.mp4").write_bytes(random.Random(7).randbytes(4096))
+    (folder / "list.m3u").write_text("#EXTM3U\n#EXTINF:2,\n/media/clip.mp4\n")
+    return {
+        "empty.txt": "the file is empty",
+        "notes.xyz": "unsupported extension '.xyz'",
+        "archive.zip": "a ZIP archive",
+        "noise.mp4": "binary data",
+        "list.m3u": "unsupported extension '.m3u'",
+    }
+
+
+@pytest.mark.parametrize("runner", ["local", "ray"])
+def test_every_refused_file_is_listed_as_failed_with_its_reason(
+    cli,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    runner: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    if runner == "ray":
+        request.getfixturevalue("ray_cluster")
+    files = tmp_path / "files"
+    reasons = refused_files(files)
+    (files / "ok.txt").write_text("fine words")
+    cli("collection", "create", "docs", "-e", "page_text@v1")
+    for _ in range(2):  # a rerun retries the failures: listed again, once each
+        code, out = cli("ingest", str(files), "-c", "docs", "--runner", runner, "--json")
+        assert code == 2, out
+        results = {Path(r["source"]).name: r for r in json.loads(out)}
+        code, out = cli("object", "list", "-c", "docs", "--status", "failed", "--json")
+        assert code == 0, out
+        listed = {Path(o["source"]).name: o for o in json.loads(out)}
+        assert set(listed) == set(reasons)
+        for name, words in reasons.items():
+            assert words in listed[name]["error"], (name, listed[name])
+            assert listed[name]["id"] == results[name]["object_id"]
+    code, out = cli("object", "delete", listed["notes.xyz"]["id"], "-c", "docs")
+    assert code == 0, out
+    code, out = cli("object", "list", "-c", "docs", "--status", "failed", "--json")
+    assert {Path(o["source"]).name for o in json.loads(out)} == set(reasons) - {"notes.xyz"}
+
+
+def test_refused_files_are_failed_objects_in_the_embedded_api(tmp_path: Path) -> None:
+    reasons = refused_files(tmp_path / "files")
+    collection = omnidex.connect(tmp_path / "data").create_collection(
+        "docs", extractors=["page_text@v1"]
+    )
+    results = {Path(r.source).name: r for r in collection.ingest(tmp_path / "files")}
+    failed = {Path(o.source).name: o for o in collection.objects(ObjectStatus.FAILED)}
+    assert set(failed) == set(reasons)
+    for name, words in reasons.items():
+        assert failed[name].kind == "unknown" and words in (failed[name].error or "")
+        assert results[name].object_id == failed[name].id
+    assert {results[name].error_code for name in reasons} == {"empty_file", "unsupported_media"}
 
 
 def run_omnidex(

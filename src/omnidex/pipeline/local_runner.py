@@ -19,12 +19,10 @@ from typing import Any
 
 from omnidex.config import Settings
 from omnidex.errors import OmnidexError
-from omnidex.media.kinds import detect_kind
 from omnidex.pipeline.ledger import Ledger, unchanged
 from omnidex.pipeline.plan import Plan
-from omnidex.pipeline.steps import extract, failed, is_current, object_id_for
+from omnidex.pipeline.steps import extract, failed, identify, is_current, object_id_for
 from omnidex.segment.objects import segment_object
-from omnidex.sources.local import sha256_file
 from omnidex.store.catalog import Catalog
 from omnidex.store.documents import DocumentStore
 from omnidex.types import (
@@ -122,8 +120,7 @@ class LocalRunner:
         self, index: int, path: Path, metadata: dict[str, Any], task_id: str | None
     ) -> _Job | tuple[int, IngestResult]:
         source = str(path)
-        kind = detect_kind(path, self.settings.limits)
-        sha256 = sha256_file(path)
+        sha256, kind = identify(path, self.settings.limits)
         object_id = object_id_for(sha256)
         existing = self.catalog.get_object(self.collection.id, object_id)
         if is_current(existing, self.collection, metadata):
@@ -134,11 +131,14 @@ class LocalRunner:
             sha256=sha256,
             source=source,
             size=path.stat().st_size,
-            kind=kind,
+            kind="unknown" if isinstance(kind, OmnidexError) else kind,
             metadata=metadata,
         )
         record, started = self.ledger.start(existing, new, task_id, stage="segment")
         job = _Job(index, path, record, started, owns_task=task_id is None)
+        if isinstance(kind, OmnidexError):
+            job.error = kind  # refused: settled as failed, with its reason
+            return job
         if kind in ("video", "audio"):
             job.workdir = Path(tempfile.mkdtemp(prefix="omnidex-ingest-"))
         try:

@@ -20,11 +20,9 @@ import pyarrow as pa
 from omnidex.config import Settings
 from omnidex.errors import OmnidexError
 from omnidex.extractors.base import Extractor
-from omnidex.media.kinds import detect_kind
 from omnidex.pipeline.plan import build_plan
-from omnidex.pipeline.steps import extract, object_id_for
+from omnidex.pipeline.steps import extract, identify, object_id_for
 from omnidex.segment.objects import segment_object
-from omnidex.sources.local import sha256_file
 from omnidex.types import CollectionSpec, FeatureColumn, Segment
 
 UNCHANGED = "unchanged"
@@ -83,8 +81,7 @@ def segment_rows(item: dict[str, Any], ctx: StageContext) -> list[dict[str, Any]
     """A CPU task: read, hash and segment one source into rows, one per segment."""
     index, path = int(item["index"]), str(item["path"])
     try:
-        kind = detect_kind(Path(path), ctx.settings.limits)
-        sha256 = sha256_file(Path(path))
+        sha256, kind = identify(Path(path), ctx.settings.limits)
     except OmnidexError as exc:
         return [_row(index, path, error=pickle.dumps(exc))]
     object_id = object_id_for(sha256)
@@ -93,9 +90,11 @@ def segment_rows(item: dict[str, Any], ctx: StageContext) -> list[dict[str, Any]
     identity = {
         "object_id": object_id,
         "sha256": sha256,
-        "kind": kind,
+        "kind": "unknown" if isinstance(kind, OmnidexError) else kind,
         "size": Path(path).stat().st_size,
     }
+    if isinstance(kind, OmnidexError):  # refused: settled as failed, with its reason
+        return [_row(index, path, **identity, error=pickle.dumps(kind))]
     ctx.board.post.remote([{"index": index, "stage": "segment", **identity}])
     workdir = None
     if kind in ("video", "audio"):

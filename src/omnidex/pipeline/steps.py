@@ -10,15 +10,20 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Hashable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
-from omnidex.errors import ExtractionError, OmnidexError
+from omnidex.config import Limits
+from omnidex.errors import ExtractionError, OmnidexError, SourceError, SourceNotFoundError
 from omnidex.extractors.base import Extractor
+from omnidex.media.kinds import detect_kind
+from omnidex.sources.local import sha256_file
 from omnidex.types import (
     CollectionInfo,
     Document,
     IngestResult,
     IngestStatus,
+    ObjectKind,
     ObjectRecord,
     ObjectStatus,
     Segment,
@@ -37,6 +42,24 @@ def document_id_for(collection_id: str, sha256: str, segment_key: str) -> str:
     """Deterministic: the same collection, content and segment always give the same id."""
     digest = hashlib.sha256(f"{collection_id}\0{sha256}\0{segment_key}".encode())
     return "doc_" + digest.hexdigest()[:28]
+
+
+def identify(path: Path, limits: Limits) -> tuple[str, ObjectKind | SourceError]:
+    """A source's sha256 and its kind, or the error refusing it (empty, too large, unsupported):
+    a refused file is still an object, recorded as failed so that its failure is listed, retried
+    and deleted like any other. A file that is not there is no object: SourceNotFoundError."""
+    try:
+        kind: ObjectKind | SourceError = detect_kind(path, limits)
+    except SourceNotFoundError:
+        raise
+    except SourceError as exc:
+        kind = exc
+    try:
+        return sha256_file(path), kind
+    except OSError as exc:
+        raise SourceNotFoundError(
+            f"{path}: cannot be read: {exc.strerror}", source=str(path)
+        ) from exc
 
 
 def is_current(

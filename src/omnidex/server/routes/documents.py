@@ -100,7 +100,7 @@ def _source_file(db: Database, name: str, doc_id: str) -> FileResponse:
     document = collection.get(doc_id)
     record = collection.object(document.object_id)
     path = Path(record.source)
-    if not path.is_file():
+    if not path.is_file() or record.kind == "unknown":  # a refused object has no documents
         raise NotFoundError(f"the source of document {doc_id!r} is no longer stored", id=doc_id)
     served = served_as(path, record.kind)
     disposition = "inline" if served.inline else "attachment"
