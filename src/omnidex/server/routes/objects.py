@@ -7,6 +7,7 @@ An ``Idempotency-Key`` header makes a repeated request return the first request'
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +15,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from omnidex.embedded import Database
 from omnidex.errors import InvalidSpecError, PayloadTooLargeError
@@ -71,13 +73,16 @@ async def upload(
         raise PayloadTooLargeError(
             f"upload larger than the limit of {limit} bytes", limit="max_upload_bytes"
         )
-    form = await request.form(max_files=1, max_fields=2, max_part_size=MAX_METADATA_CHARS)
-    file = form.get("file")
-    if not isinstance(file, UploadFile):
-        raise InvalidSpecError("send the media as the multipart field 'file'", field="file")
-    metadata = _metadata(form.get("metadata"))
-    check_filename(file.filename)
-    saved = await run_in_threadpool(save_stream, file.file, state.uploads, file.filename, limit)
+    form = await _form(request, limit + MULTIPART_OVERHEAD)
+    try:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise InvalidSpecError("send the media as the multipart field 'file'", field="file")
+        metadata = _metadata(form.get("metadata"))
+        check_filename(file.filename)
+        saved = await run_in_threadpool(save_stream, file.file, state.uploads, file.filename, limit)
+    finally:
+        await form.close()  # the spooled parts
     path = await run_in_threadpool(keep, saved, file.filename, state.settings.limits)
     payload = {"path": str(path), "metadata": metadata, "filename": _display(file.filename)}
     return _queued(state, collection.info.id, payload, idempotency_key, path)
@@ -137,6 +142,32 @@ def _queued(
         discard(stored, state.uploads)  # the first request's file is the one ingested
     state.wake_workers()
     return JSONResponse(task.model_dump(mode="json"), status_code=202 if new else 200)
+
+
+async def _form(request: Request, max_bytes: int) -> FormData:
+    """The multipart form, parsed while the body streams in: PayloadTooLargeError as soon as
+    more than ``max_bytes`` arrive, before the rest is read or spooled to disk."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise InvalidSpecError("send the upload as multipart/form-data", field="file")
+
+    async def capped() -> AsyncGenerator[bytes, None]:
+        received = 0
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > max_bytes:
+                raise PayloadTooLargeError(
+                    f"upload larger than the limit of {max_bytes - MULTIPART_OVERHEAD} bytes",
+                    limit="max_upload_bytes",
+                )
+            yield chunk
+
+    parser = MultiPartParser(
+        request.headers, capped(), max_files=1, max_fields=2, max_part_size=MAX_METADATA_CHARS
+    )
+    try:
+        return await parser.parse()
+    except MultiPartException as exc:
+        raise InvalidSpecError(f"malformed multipart body: {exc.message}", field="file") from None
 
 
 def _metadata(raw: object) -> dict[str, Any]:
