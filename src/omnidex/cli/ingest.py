@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from omnidex.cli.context import console, state
+from omnidex.cli.context import console, errors, state
 from omnidex.cli.render import ingest_summary, ingest_table, to_json
 from omnidex.errors import InvalidSpecError
 from omnidex.pipeline.ray_runner import RayOptions
@@ -66,15 +66,22 @@ def ingest(
         disable=as_json,
     ) as bar:
         task = bar.add_task("", total=len(files))
+        done: list[IngestResult] = []
 
         def advance(result: IngestResult) -> None:
+            done.append(result)
             bar.update(task, advance=1, description=result.source[-40:])
 
-        if chosen == "local":
-            results = target.ingest(files, metadata=_metadata(metadata), progress=advance)
-        else:
-            local = context.local().collection(collection)
-            results = local.ingest(files, _metadata(metadata), advance, runner=chosen)
+        try:
+            if chosen == "local":
+                results = target.ingest(files, metadata=_metadata(metadata), progress=advance)
+            else:
+                local = context.local().collection(collection)
+                results = local.ingest(files, _metadata(metadata), advance, runner=chosen)
+        except KeyboardInterrupt:
+            bar.stop()
+            errors.print(_interrupted(done, len(files)), soft_wrap=True)
+            raise typer.Exit(130) from None
     if as_json:
         console.print_json(to_json(results))
     else:
@@ -82,6 +89,16 @@ def ingest(
         console.print(ingest_summary(results))
     if any(r.status is IngestStatus.FAILED for r in results):
         raise typer.Exit(2)
+
+
+def _interrupted(done: list[IngestResult], total: int) -> str:
+    """The one line an interrupted ingest prints: what it did, and how to resume."""
+    failed = sum(r.status is IngestStatus.FAILED for r in done)
+    return (
+        f"[yellow]interrupted:[/] {len(done)} of {total} files done"
+        + (f" ({failed} failed)" if failed else "")
+        + "; run the same command again to resume (done files are skipped)"
+    )
 
 
 def _runner(name: str, address: str | None, max_failures: int | None) -> Runner:

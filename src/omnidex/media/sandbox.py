@@ -9,7 +9,8 @@ can fail becomes a typed error, while the parent goes on:
 - the child runs past ``timeout_s`` → killed, ``LimitExceededError(limit="decode_timeout_s")``;
 - the child dies (signal, OOM kill, non-zero exit) → ``CorruptMediaError`` naming the signal;
 - an ``OmnidexError`` raised in the child → the same class, message and context in the parent;
-- any other exception in the child → ``CorruptMediaError`` with its message.
+- any other exception in the child → ``CorruptMediaError`` with its message;
+- the parent is interrupted (Ctrl-C) → the child is killed with it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def run_isolated(fn: Callable[..., T], *args: Any, timeout_s: float, source: str
             source=source,
             limit="decode_timeout_s",
         ) from None
+    except BaseException:  # an interrupt (Ctrl-C) leaves no decoder running on its own
+        child.kill()
+        child.wait()
+        raise
     if child.returncode != 0 or not out:
         last_line = (err.decode(errors="replace").strip().splitlines() or [""])[-1]
         why = _describe_exit(child.returncode)

@@ -6,6 +6,10 @@ prepared and segmented one by one, then gathered into groups of about
 objects. A group is written with one atomic ``replace_objects`` call, and only then are its objects
 marked succeeded: a crash leaves each object either as it was or fully ingested, and a retry
 converges to the same documents. One bad object fails alone; the others land.
+
+An interrupt (Ctrl-C) settles the objects under way back to ``pending`` (their tasks
+``canceled``) before it propagates. Whatever ends a run, even SIGKILL, the next ingest takes every
+object not ``succeeded`` at once: an unfinished one is simply done again.
 """
 
 from __future__ import annotations
@@ -30,10 +34,13 @@ from omnidex.types import (
     IngestResult,
     IngestStatus,
     ObjectRecord,
+    ObjectStatus,
     Segment,
+    TaskState,
 )
 
 ProgressCallback = Callable[[IngestResult], None]
+INTERRUPTED = "interrupted before it finished; ingest it again to resume"
 
 
 @dataclass(eq=False)
@@ -44,12 +51,14 @@ class _Job:
     path: Path
     record: ObjectRecord
     task_id: str
+    """Empty until the ledger has started the object."""
     owns_task: bool
     """False for a queued task given by the caller, who records how it ended."""
     segments: list[Segment] = field(default_factory=list)
     error: OmnidexError | None = None
     workdir: Path | None = None
     """Scratch space of a video or audio object (its decoded sound), removed when it settles."""
+    settled: bool = False
 
 
 class LocalRunner:
@@ -90,17 +99,21 @@ class LocalRunner:
                 progress(result)
 
         group: list[_Job] = []
-        for job_or_result in self._prepare_all(paths, metadata or {}, task_ids):
-            if isinstance(job_or_result, tuple):
-                finish(*job_or_result)
-                continue
-            group.append(job_or_result)
-            if sum(len(j.segments) for j in group) >= self.settings.ingest_batch_segments:
-                for done in self._process(group):
-                    finish(*done)
-                group = []
-        for done in self._process(group):
-            finish(*done)
+        try:
+            for job_or_result in self._prepare_all(paths, metadata or {}, task_ids):
+                if isinstance(job_or_result, tuple):
+                    finish(*job_or_result)
+                    continue
+                group.append(job_or_result)
+                if sum(len(j.segments) for j in group) >= self.settings.ingest_batch_segments:
+                    for done in self._process(group):
+                        finish(*done)
+                    group = []
+            for done in self._process(group):
+                finish(*done)
+        except KeyboardInterrupt:
+            self._interrupted(group)
+            raise
         if any(r and r.status is IngestStatus.INGESTED for r in results):
             self.documents.optimize(self.collection.id)
         return [r for r in results if r is not None]
@@ -134,27 +147,31 @@ class LocalRunner:
             kind="unknown" if isinstance(kind, OmnidexError) else kind,
             metadata=metadata,
         )
-        record, started = self.ledger.start(existing, new, task_id, stage="segment")
-        job = _Job(index, path, record, started, owns_task=task_id is None)
-        if isinstance(kind, OmnidexError):
-            job.error = kind  # refused: settled as failed, with its reason
-            return job
-        if kind in ("video", "audio"):
-            job.workdir = Path(tempfile.mkdtemp(prefix="omnidex-ingest-"))
+        job = _Job(index, path, new, task_id or "", owns_task=task_id is None)
         try:
-            job.segments = segment_object(
-                object_id=object_id,
-                path=path,
-                kind=kind,
-                source=record.source,
-                settings=self.settings,
-                chunk_tokens=self.plan.chunking[0],
-                overlap_tokens=self.plan.chunking[1],
-                segmentation=self.collection.spec.segmentation,
-                workdir=job.workdir,
-            )
-        except OmnidexError as exc:
-            job.error = exc
+            job.record, job.task_id = self.ledger.start(existing, new, task_id, stage="segment")
+            if isinstance(kind, OmnidexError):
+                job.error = kind  # refused: settled as failed, with its reason
+                return job
+            if kind in ("video", "audio"):
+                job.workdir = Path(tempfile.mkdtemp(prefix="omnidex-ingest-"))
+            try:
+                job.segments = segment_object(
+                    object_id=object_id,
+                    path=path,
+                    kind=kind,
+                    source=job.record.source,
+                    settings=self.settings,
+                    chunk_tokens=self.plan.chunking[0],
+                    overlap_tokens=self.plan.chunking[1],
+                    segmentation=self.collection.spec.segmentation,
+                    workdir=job.workdir,
+                )
+            except OmnidexError as exc:
+                job.error = exc
+        except KeyboardInterrupt:
+            self._interrupted([job])
+            raise
         return job
 
     # --- extracting and writing a group -----------------------------------------------------
@@ -198,7 +215,27 @@ class LocalRunner:
         result = self.ledger.settle(
             str(job.path), job.record, job.task_id, job.owns_task, len(job.segments), job.error
         )
+        self._release(job)
+        return result
+
+    def _interrupted(self, jobs: list[_Job]) -> None:
+        """Put the objects under way back to pending, their own tasks canceled: not done, and
+        taken at once by the next ingest."""
+        for job in jobs:
+            if job.settled:
+                continue
+            stored = self.catalog.get_object(self.collection.id, job.record.id)
+            if stored is not None and stored.status is ObjectStatus.PROCESSING:
+                self.catalog.set_object_status(
+                    self.collection.id, job.record.id, ObjectStatus.PENDING, error=INTERRUPTED
+                )
+            if job.owns_task and job.task_id:  # "" until the ledger has made it
+                self.catalog.update_task(job.task_id, state=TaskState.CANCELED, error=INTERRUPTED)
+            self._release(job)
+
+    @staticmethod
+    def _release(job: _Job) -> None:
+        job.settled = True
         job.segments = []
         if job.workdir is not None:
             shutil.rmtree(job.workdir, ignore_errors=True)
-        return result
