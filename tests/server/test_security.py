@@ -172,6 +172,17 @@ def test_each_key_is_rate_limited_with_retry_after(tmp_path: Path) -> None:
         thread.join(30)
 
 
+def test_health_and_readiness_need_no_key_and_say_nothing_else(running: Running) -> None:
+    """Load balancers probe /v1/health and /v1/ready without a key, so both are open; they
+    answer a status and whether auth is on, nothing about namespaces, keys, paths or versions."""
+    with running.client() as anonymous, running.client("odx_aaaaaaaa_" + "b" * 43) as bad:
+        for http in (anonymous, bad):
+            assert http.get("/v1/health").json() == {"status": "ok", "auth": True}
+            ready = http.get("/v1/ready")
+            assert ready.status_code == 200 and ready.json() == {"status": "ready", "auth": True}
+            assert http.get("/v1/namespaces").status_code == 401  # every other route needs one
+
+
 def test_dev_mode_needs_no_key_and_says_so(tmp_path: Path) -> None:
     server, thread, url = start_server(tmp_path / "home", workers=0, dev=True)
     try:

@@ -1,4 +1,4 @@
-"""Who is asking: API keys on every route but health, one namespace per key, roles, rate limits.
+"""Who is asking: API keys on every route but the probes, one namespace per key, roles, rate limits.
 
 A key comes as ``Authorization: Bearer <key>`` (or ``X-API-Key``); only its hash is looked up
 (:mod:`omnidex.store.api_keys`). Its namespace is the only one it reaches: ``X-Namespace``, when
