@@ -79,8 +79,9 @@ def test_questions_must_be_sensible(meetings: omnidex.Collection) -> None:
 
 
 @pytest.fixture
-def server() -> Any:
+def server(monkeypatch: pytest.MonkeyPatch) -> Any:
     with openai_server() as running:
+        monkeypatch.setenv("OMNIDEX_MODEL_ENDPOINTS", running.url)  # the operator's model server
         yield running
 
 

@@ -8,11 +8,39 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from omnidex.errors import InvalidSettingError
 
 ENV_PREFIX = "OMNIDEX_"
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def build_from_env(cls: type[Model], prefix: str, overrides: dict[str, Any]) -> Model:
+    """``cls`` from its ``<prefix><FIELD>`` variables, then ``overrides`` (None is ignored).
+
+    A variable whose value the field refuses is an :class:`InvalidSettingError` naming the
+    variable, the value and what the field expects, not a pydantic traceback.
+    """
+    from_env = {
+        name: raw for name in cls.model_fields if (raw := os.environ.get(prefix + name.upper()))
+    }
+    values = from_env | {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else ""
+        if name not in from_env or overrides.get(name) is not None:
+            raise
+        variable = prefix + name.upper()
+        raise InvalidSettingError(
+            f"{variable}={from_env[name]!r} is invalid: {error['msg']}",
+            field=variable,
+        ) from None
 
 
 class Limits(BaseModel):
@@ -88,14 +116,5 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
         """Defaults, then ``OMNIDEX_*`` variables, then explicit ``overrides`` (None is ignored)."""
-        values: dict[str, Any] = {}
-        limits: dict[str, Any] = {}
-        for name in cls.model_fields:
-            if name != "limits" and (raw := os.environ.get(ENV_PREFIX + name.upper())):
-                values[name] = raw
-        for name in Limits.model_fields:
-            if raw := os.environ.get(ENV_PREFIX + name.upper()):
-                limits[name] = raw
-        values["limits"] = Limits(**limits)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        limits = build_from_env(Limits, ENV_PREFIX, {})
+        return build_from_env(cls, ENV_PREFIX, {"limits": limits} | overrides)

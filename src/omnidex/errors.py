@@ -47,6 +47,12 @@ class UnknownExtractorError(InvalidSpecError):
     code = "unknown_extractor"
 
 
+class InvalidSettingError(InvalidSpecError):
+    """An ``OMNIDEX_*`` environment variable holds a value its setting cannot take."""
+
+    code = "invalid_setting"
+
+
 class InvalidFilterError(OmnidexError):
     """A ``where`` expression that does not parse or names a field that does not exist."""
 

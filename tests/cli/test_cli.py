@@ -92,9 +92,11 @@ def test_ingest_reports_bad_files_and_exits_non_zero(cli, embed_spec: str, tmp_p
     assert "empty" in out and "1 ingested" in out and "1 failed" in out
 
 
-def run_omnidex(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
-    """The installed console script, as a user runs it."""
-    env = {**os.environ, "OMNIDEX_HOME": str(data)}
+def run_omnidex(
+    *args: str, data: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as a user runs it (``env`` adds variables)."""
+    env = {**os.environ, "OMNIDEX_HOME": str(data), **(env or {})}
     script = Path(sys.executable).with_name("omnidex")
     return subprocess.run(
         [str(script), *args], capture_output=True, text=True, env=env, timeout=120
@@ -127,6 +129,27 @@ def test_errors_are_one_clean_line_without_traceback(
     assert "Traceback" not in result.stderr + result.stdout
     assert message in result.stderr.lower()
     assert result.stderr.lower().startswith("error:")
+
+
+@pytest.mark.parametrize(
+    ("args", "variable", "value", "expected"),
+    [
+        (("collection", "list"), "OMNIDEX_MAX_FILE_BYTES", "2GiB", "valid integer"),
+        (("collection", "list"), "OMNIDEX_CATALOG_POOL_SIZE", "0", "greater than or equal to 1"),
+        (("collection", "list"), "OMNIDEX_DECODE_TIMEOUT_S", "soon", "valid number"),
+        (("serve", "--port", "1"), "OMNIDEX_SERVER_MAX_UPLOAD_BYTES", "2GiB", "valid integer"),
+        (("serve", "--port", "1"), "OMNIDEX_SERVER_DEV", "maybe", "valid boolean"),
+    ],
+)
+def test_bad_environment_value_is_one_line_naming_the_variable(
+    tmp_path: Path, args: tuple[str, ...], variable: str, value: str, expected: str
+) -> None:
+    result = run_omnidex(*args, data=tmp_path / "data", env={variable: value})
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    line = " ".join(result.stderr.split())
+    assert line.startswith(f"error: {variable}={value!r} is invalid"), line
+    assert expected in line
 
 
 def test_bad_where_expression_is_a_clean_error(cli, embed_spec: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -843,11 +843,12 @@ def test_presigned_uploads_are_signed_once_only_and_capped(tmp_path: Path) -> No
 
 
 def test_scene_caption_runs_phi4_multimodal_on_its_model_server(
-    live: Live, tmp_path: Path, tiny_embedder_path: Path
+    live: Live, tmp_path: Path, tiny_embedder_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ..models.openai_server import BASE_MODEL, openai_server
 
     with openai_server() as phi4, live.api() as api:
+        monkeypatch.setenv("OMNIDEX_MODEL_ENDPOINTS", phi4.url)  # the operator's model server
         bucket = image_bucket(api)
         obj = mixpeek.BucketObjectsApi(api).create_object_buckets(
             bucket.bucket_id,

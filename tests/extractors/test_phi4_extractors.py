@@ -253,7 +253,12 @@ def test_ocr_and_transcription_run_on_the_served_model(server: OpenAIServer) -> 
         (SceneCaption, {"backend": "openai", "base_url": "file:///etc"}, "base_url", "match"),
         (Ocr, {"engine": "phi4mm", "psm": 3}, "params", "psm: not a param of engine 'phi4mm'"),
         (Ocr, {"max_crops": 2}, "params", "max_crops: not a param of engine 'tesseract'"),
-        (Transcription, {"model_id": "x"}, "params", "not a param of engine 'pocketsphinx'"),
+        (
+            Transcription,
+            {"engine": "pocketsphinx", "model_id": "x"},
+            "params",
+            "not a param of engine 'pocketsphinx'",
+        ),
         (SpeechSummary, {"max_window_s": 3600}, "max_window_s", "less than or equal to 1800"),
     ],
 )

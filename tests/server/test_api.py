@@ -160,11 +160,12 @@ def test_a_key_sees_its_own_namespace(running: Running) -> None:
 
 
 def test_ask_answers_with_the_collections_phi4_backend(
-    running: Running, tmp_path: Path, tiny_embedder_path: Path
+    running: Running, tmp_path: Path, tiny_embedder_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ..models.openai_server import openai_server
 
     with openai_server() as phi4:
+        monkeypatch.setenv("OMNIDEX_MODEL_ENDPOINTS", phi4.url)  # the operator's model server
         with running.client(running.write_key) as http:
             created = http.post(
                 "/v1/collections",
@@ -226,12 +227,13 @@ def test_media_links_expire() -> None:
 
 
 def test_a_model_server_that_is_down_is_retried_then_fails_with_its_code(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home = tmp_path / "home"
     db = omnidex.connect(home)
     _, key = db.create_key("w", "write")
     down = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    monkeypatch.setenv("OMNIDEX_MODEL_ENDPOINTS", down)  # the operator's, so it is tried
     db.create_collection(
         "pics",
         extractors=[

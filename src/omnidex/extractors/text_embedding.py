@@ -17,7 +17,12 @@ from pydantic import Field
 
 from omnidex.errors import InvalidSpecError
 from omnidex.extractors.base import Extractor, ExtractorParams
-from omnidex.models.embedders import TextEmbedder, configured_dim, get_embedder
+from omnidex.models.embedders import (
+    TextEmbedder,
+    configured_dim,
+    get_embedder,
+    get_query_embedder,
+)
 from omnidex.models.hub import DEFAULT_TEXT_MODEL
 from omnidex.types import (
     FeatureColumn,
@@ -111,7 +116,8 @@ class TextEmbedding(Extractor):
         ``(len(queries), dim)``."""
         if any(query_kind(q) != "text" for q in queries):
             raise InvalidSpecError(f"{self.ref} embeds text queries only", extractor=self.ref)
-        return self.embedder().encode(queries, self.params.batch_size)
+        encoder = get_query_embedder(self.params.model_id, self.params.device)
+        return encoder.encode([str(q) for q in queries], self.params.batch_size)
 
     def _text_of(self, segment: Segment) -> str:
         if self._addresses is None:

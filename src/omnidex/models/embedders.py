@@ -3,6 +3,9 @@
 :func:`get_embedder` returns the :class:`TextEmbedder` for a model id (a hub id, a cached id or a
 folder) and device, loaded once per process (:mod:`omnidex.models.loaded`). torch and
 sentence-transformers are imported when a model loads, never when this module is imported.
+:func:`get_query_embedder` serves search queries: the torch model where this process has it
+loaded, else its ONNX export (:mod:`omnidex.models.onnx_text`, written when the torch model
+loads) so a search process never imports torch, else the torch model.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 from omnidex.errors import MissingDependencyError, ModelLoadError
 from omnidex.models.hub import resolve_model
 from omnidex.models.loaded import LoadedModels
+from omnidex.models.onnx_text import OnnxTextEmbedder, export, load_onnx_embedder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -39,6 +43,7 @@ class TextEmbedder:
             )
         self.dim: int = int(dim)
         self._lock = threading.Lock()
+        export(self._model, path)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Embeddings of ``texts``: float32, shape ``(len(texts), dim)``, each row of norm 1."""
@@ -88,6 +93,22 @@ def get_embedder(model_id: str, device: str | None = None) -> TextEmbedder:
     return _EMBEDDERS.get(model_id, device)
 
 
+def get_query_embedder(model_id: str, device: str | None = None) -> TextEmbedder | OnnxTextEmbedder:
+    """The encoder for search queries of ``model_id``: the loaded torch model if this process
+    has it, else (device None or ``cpu``) the model's ONNX export on CPU, else the torch model
+    (loaded now)."""
+    if (loaded := _EMBEDDERS.loaded(model_id, device)) is not None:
+        return loaded
+    if device not in (None, "cpu"):
+        return get_embedder(model_id, device)
+    path = resolve_model(model_id)
+    with _ONNX_LOCK:
+        if path not in _ONNX:
+            _ONNX[path] = load_onnx_embedder(path)
+        onnx = _ONNX[path]
+    return onnx or get_embedder(model_id, device)
+
+
 def _load_sentence_transformer(path: Path, device: str) -> SentenceTransformer:
     try:
         from sentence_transformers import SentenceTransformer
@@ -107,3 +128,5 @@ def _load_sentence_transformer(path: Path, device: str) -> SentenceTransformer:
 
 
 _EMBEDDERS = LoadedModels(TextEmbedder)
+_ONNX: dict[Path, OnnxTextEmbedder | None] = {}
+_ONNX_LOCK = threading.Lock()

@@ -43,3 +43,11 @@ class LoadedModels(Generic[M]):
                 self._by_path[key] = self._load(*key)
             self._by_id[(model_id, device)] = self._by_path[key]
             return self._by_path[key]
+
+    def loaded(self, model_id: str, device: str | None = None) -> M | None:
+        """The model for ``model_id`` already loaded in this process (on ``device``, or on any
+        device where None), without loading it or resolving a device."""
+        for (known_id, known_device), model in list(self._by_id.items()):
+            if known_id == model_id and device in (None, known_device):
+                return model
+        return None

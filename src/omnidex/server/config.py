@@ -7,11 +7,12 @@ media limits come from :class:`omnidex.config.Settings` as for the embedded data
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
+
+from omnidex.config import build_from_env
 
 ENV_PREFIX = "OMNIDEX_SERVER_"
 
@@ -76,10 +77,4 @@ class ServerConfig(BaseModel):
     @classmethod
     def from_env(cls, **overrides: Any) -> ServerConfig:
         """Defaults, then ``OMNIDEX_SERVER_*`` variables, then ``overrides`` (None is ignored)."""
-        values: dict[str, Any] = {
-            name: raw
-            for name in cls.model_fields
-            if (raw := os.environ.get(ENV_PREFIX + name.upper()))
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return build_from_env(cls, ENV_PREFIX, overrides)
