@@ -104,15 +104,48 @@ def test_keys_of_another_namespace(cli: Cli, data: Path) -> None:
         cli("key", "create", "ci", "--namespace", "acme")
     omnidex.connect(data, namespace="acme").close()
     key = create(cli, "ci", "-n", "acme")
-    assert cli("key", "list").stdout.strip() == "no keys"
+    assert cli("key", "list", "-n", "default").stdout.strip() == "no keys"
     assert [i["namespace"] for i in json.loads(cli("key", "list", "-n", "acme", "--json").stdout)]
     with pytest.raises(NotFoundError, match="in namespace 'default'"):
-        cli("key", "revoke", key[4:12])
+        cli("key", "revoke", key[4:12], "-n", "default")
     with omnidex.connect(data) as db, pytest.raises(PermissionDeniedError):
         db.authenticate(key)
     with omnidex.connect(data, namespace="acme") as db:
         assert db.authenticate(key).namespace == "acme"
     assert cli("key", "revoke", key[4:12], "-n", "acme").exit_code == 0
+
+
+def test_list_and_revoke_without_a_namespace_reach_every_namespace_and_say_which(
+    cli: Cli, data: Path
+) -> None:
+    """Key ids are unique across namespaces: with no ``-n``, ``list`` shows every namespace's
+    keys with their namespace, and ``revoke`` finds the key where it is and names that
+    namespace (it used to look in ``default`` alone and answer that the key did not exist)."""
+    omnidex.connect(data, namespace="acme").close()
+    tenant = create(cli, "tenant ci", "-n", "acme")
+    local = create(cli, "local bot", "--role", "write")
+    table = cli("key", "list")
+    assert table.exit_code == 0, table.output
+    cells = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in table.stdout.splitlines()
+        if line.startswith("│") and line[1:].split("│")[0].strip()  # not a wrapped line
+    ]
+    assert sorted(row[:2] for row in cells) == sorted(
+        [[tenant[4:12], "acme"], [local[4:12], "default"]]
+    )
+    listed = json.loads(cli("key", "list", "--json").stdout)
+    assert {(i["id"], i["namespace"]) for i in listed} == {
+        (tenant[4:12], "acme"),
+        (local[4:12], "default"),
+    }
+    revoked = cli("key", "revoke", tenant[4:12])
+    assert revoked.exit_code == 0, revoked.output
+    assert f"revoked key {tenant[4:12]} (tenant ci) in namespace acme" in revoked.stdout
+    with omnidex.connect(data, namespace="acme") as db, pytest.raises(AuthenticationError):
+        db.authenticate(tenant)
+    with omnidex.connect(data) as db:
+        assert db.authenticate(local).namespace == "default"
 
 
 def test_an_unknown_role_is_a_usage_error(cli: Cli) -> None:

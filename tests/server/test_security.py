@@ -172,6 +172,52 @@ def test_each_key_is_rate_limited_with_retry_after(tmp_path: Path) -> None:
         thread.join(30)
 
 
+def test_bad_keys_are_rate_limited_per_address_without_locking_out_good_keys(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    db = omnidex.connect(home)
+    _, key = db.create_key("r", "read")
+    db.close()
+    server, thread, url = start_server(
+        home, workers=0, bad_key_rate_per_minute=60, bad_key_rate_burst=3
+    )
+    guesses = [{"Authorization": f"Bearer odx_{key[4:12]}_{'x' * 43}"}, {"X-API-Key": "nope"}, {}]
+    try:
+        with httpx.Client(base_url=url) as client:
+            codes = [
+                client.get("/v1/collections", headers=guesses[n % 3]).status_code for n in range(6)
+            ]
+            assert codes[:3] == [401] * 3 and codes[-1] == 429
+            limited = client.get("/v1/collections", headers=guesses[0])
+            assert limited.status_code == 429
+            assert limited.json()["error"]["code"] == "rate_limited"
+            assert "without a valid API key from 127.0.0.1" in limited.json()["error"]["message"]
+            assert 1 <= int(limited.headers["Retry-After"]) <= 2
+            good = {"Authorization": f"Bearer {key}"}
+            assert [client.get("/v1/collections", headers=good).status_code for _ in range(5)] == [
+                200
+            ] * 5  # the same address, still limited for bad keys, but the good key gets in
+            assert client.get("/v1/collections", headers=guesses[1]).status_code == 429
+            mixpeek = client.get("/mixpeek/v1/collections/c/documents", headers=guesses[1])
+            assert mixpeek.status_code == 429  # the Mixpeek API shares the buckets
+            assert client.get("/v1/ready").status_code == 200  # the probes take no key
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def test_health_and_readiness_need_no_key_and_say_nothing_else(running: Running) -> None:
+    """Load balancers probe /v1/health and /v1/ready without a key, so both are open; they
+    answer a status and whether auth is on, nothing about namespaces, keys, paths or versions."""
+    with running.client() as anonymous, running.client("odx_aaaaaaaa_" + "b" * 43) as bad:
+        for http in (anonymous, bad):
+            assert http.get("/v1/health").json() == {"status": "ok", "auth": True}
+            ready = http.get("/v1/ready")
+            assert ready.status_code == 200 and ready.json() == {"status": "ready", "auth": True}
+            assert http.get("/v1/namespaces").status_code == 401  # every other route needs one
+
+
 def test_dev_mode_needs_no_key_and_says_so(tmp_path: Path) -> None:
     server, thread, url = start_server(tmp_path / "home", workers=0, dev=True)
     try:

@@ -1,6 +1,10 @@
 """``omnidex key create|list|revoke``: API keys of a namespace for the REST server.
 
 A key is printed once, when it is created; only its hash is stored, so it cannot be shown again.
+``create`` makes a key in ``--namespace`` (``default`` when absent) and says which. A key's id is
+unique across namespaces, so ``list`` without ``--namespace`` shows the keys of every namespace
+(with a namespace column) and ``revoke ID`` revokes that key wherever it is and says where;
+``--namespace`` narrows either to one namespace.
 """
 
 from __future__ import annotations
@@ -22,11 +26,15 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="API keys for the REST server, one namespace each.", no_args_is_help=True)
 
-NamespaceOption = Annotated[
+CreateNamespaceOption = Annotated[
     str | None,
     typer.Option(
-        "--namespace", "-n", help="The keys' namespace (it must exist) [default: default]."
+        "--namespace", "-n", help="The key's namespace (it must exist) [default: default]."
     ),
+]
+NamespaceOption = Annotated[
+    str | None,
+    typer.Option("--namespace", "-n", help="Only this namespace's keys [default: every one]."),
 ]
 
 
@@ -37,7 +45,7 @@ def create(
     role: Annotated[
         KeyRole, typer.Option(help="read: read only; write: read and write.")
     ] = KeyRole.READ,
-    namespace: NamespaceOption = None,
+    namespace: CreateNamespaceOption = None,
 ) -> None:
     """Create an API key and print it, once: it cannot be shown again."""
     info, key = _db(ctx, namespace).create_key(name, role)
@@ -55,8 +63,8 @@ def list_(
     namespace: NamespaceOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The API keys of a namespace, revoked ones included; never their secrets."""
-    infos = _db(ctx, namespace).keys()
+    """The API keys of every namespace (or of one), revoked ones included; never their secrets."""
+    infos = state(ctx).local().catalog.list_api_keys(namespace)
     if as_json:
         console.print_json(to_json(infos))
     elif infos:
@@ -71,18 +79,21 @@ def revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id, as `omnidex key list` shows it.")],
     namespace: NamespaceOption = None,
 ) -> None:
-    """Revoke an API key for good."""
-    info = _db(ctx, namespace).revoke_key(key_id)
-    console.print(f"revoked key {info.id} ({escape(info.name)})")
+    """Revoke an API key for good, in whichever namespace it is (or only in --namespace)."""
+    info = state(ctx).local().catalog.revoke_api_key(key_id, namespace)
+    console.print(
+        f"revoked key {info.id} ({escape(info.name)}) in namespace {escape(info.namespace)}"
+    )
 
 
 def keys_table(infos: Sequence[ApiKeyInfo]) -> Table:
     table = Table(expand=False)
-    for column in ("id", "name", "role", "created", "last used", "revoked"):
+    for column in ("id", "namespace", "name", "role", "created", "last used", "revoked"):
         table.add_column(column)
     for info in infos:
         table.add_row(
             info.id,
+            info.namespace,
             info.name,
             info.role.value,
             _when(info.created_at),

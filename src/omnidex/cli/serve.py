@@ -25,7 +25,8 @@ def serve(
         str | None, typer.Option(help="Ray cluster address (ray://host:10001) [RAY_ADDRESS].")
     ] = None,
 ) -> None:
-    """Serve the REST API. Every route but /v1/health needs an API key (`omnidex key create`)."""
+    """Serve the REST API. Every route but /v1/health and /v1/ready needs an API key
+    (`omnidex key create`)."""
     try:
         import uvicorn
 

@@ -1,9 +1,9 @@
 """The FastAPI application: ``create_app(settings, config)``; ``omnidex serve`` runs it.
 
 Routes live under ``/v1`` (OpenAPI at ``/openapi.json``, docs at ``/docs``), a Mixpeek-compatible
-API under ``/mixpeek`` (:mod:`omnidex.compat.mixpeek`); every route but
-health needs an API key unless the server runs with ``--dev`` (:mod:`omnidex.server.auth`); every
-error has one JSON shape (:mod:`omnidex.server.errors`).
+API under ``/mixpeek`` (:mod:`omnidex.compat.mixpeek`); every route but the probes
+(``/v1/health``, ``/v1/ready``) needs an API key unless the server runs with ``--dev``
+(:mod:`omnidex.server.auth`); every error has one JSON shape (:mod:`omnidex.server.errors`).
 """
 
 from __future__ import annotations

@@ -44,6 +44,12 @@ class ServerConfig(BaseModel):
     )
     rate_per_minute: float = Field(600, gt=0, description="requests per key per minute")
     rate_burst: int = Field(60, ge=1, description="requests a key may make at once")
+    bad_key_rate_per_minute: float = Field(
+        30, gt=0, description="requests with a missing or bad key per client address per minute"
+    )
+    bad_key_rate_burst: int = Field(
+        10, ge=1, description="requests with a missing or bad key a client address may make at once"
+    )
     url_allow_hosts: list[str] = Field(
         default_factory=list,
         description="hosts or networks URL ingest and webhooks may reach despite SSRF rules",

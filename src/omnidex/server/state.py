@@ -23,6 +23,9 @@ class ServerState:
     catalog: Catalog
     documents: LanceDocumentStore
     limiter: Limiter
+    """One bucket per API key."""
+    bad_key_limiter: Limiter
+    """One bucket per client address, taken from only by requests whose key is missing or bad."""
     media_links: MediaLinks = field(default_factory=MediaLinks)
     """Signs the short-lived links a video player fetches source media with."""
     work_queued: threading.Event = field(default_factory=threading.Event)
@@ -35,17 +38,15 @@ class ServerState:
     def open(cls, settings: Settings, config: ServerConfig) -> ServerState:
         settings.home.expanduser().mkdir(parents=True, exist_ok=True)
         catalog = open_catalog(settings)
-        limiter: Limiter = (
-            SharedRateLimiter(catalog, config.rate_per_minute, config.rate_burst)
-            if isinstance(catalog, SharedRateLimits)
-            else RateLimiter(config.rate_per_minute, config.rate_burst)
-        )
         return cls(
             settings=settings,
             config=config,
             catalog=catalog,
             documents=LanceDocumentStore(settings.documents),
-            limiter=limiter,
+            limiter=_limiter(catalog, config.rate_per_minute, config.rate_burst),
+            bad_key_limiter=_limiter(
+                catalog, config.bad_key_rate_per_minute, config.bad_key_rate_burst
+            ),
         )
 
     @property
@@ -76,3 +77,10 @@ class ServerState:
 
     def close(self) -> None:
         self.catalog.close()
+
+
+def _limiter(catalog: Catalog, per_minute: float, burst: int) -> Limiter:
+    """Buckets in the catalog's database when it can share them between replicas, else here."""
+    if isinstance(catalog, SharedRateLimits):
+        return SharedRateLimiter(catalog, per_minute, burst)
+    return RateLimiter(per_minute, burst)

@@ -73,7 +73,7 @@ def caller(
 ) -> Caller:
     state = server_state(request)
     name = namespace_name(x_namespace) if x_namespace else None
-    who = principal(state, authorization, x_api_key, name)
+    who = principal(request, authorization, x_api_key, name)
     return Caller(who, state.database(who.namespace), store_of(state), state)
 
 

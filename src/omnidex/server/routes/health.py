@@ -1,5 +1,6 @@
-"""``/v1/health`` (the process answers; no key needed) and ``/v1/ready`` (stores open, every
-ingest worker running)."""
+"""``/v1/health`` (the process answers) and ``/v1/ready`` (stores open, every ingest worker
+running). Neither needs a key, so that load balancers can probe them; neither says more than a
+status, whether auth is on and how many workers run."""
 
 from __future__ import annotations
 
