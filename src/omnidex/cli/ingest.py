@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from omnidex.cli.context import console, errors, state
 from omnidex.cli.render import ingest_summary, ingest_table, to_json
 from omnidex.errors import InvalidSpecError
+from omnidex.pipeline import interrupts
 from omnidex.pipeline.ray_runner import RayOptions
 from omnidex.sources.local import expand_sources
 from omnidex.types import IngestResult, IngestStatus
@@ -73,11 +74,13 @@ def ingest(
             bar.update(task, advance=1, description=result.source[-40:])
 
         try:
-            if chosen == "local":
-                results = target.ingest(files, metadata=_metadata(metadata), progress=advance)
-            else:
-                local = context.local().collection(collection)
-                results = local.ingest(files, _metadata(metadata), advance, runner=chosen)
+            with interrupts.guarded():
+                if chosen == "local":
+                    results = target.ingest(files, metadata=_metadata(metadata), progress=advance)
+                else:
+                    local = context.local().collection(collection)
+                    results = local.ingest(files, _metadata(metadata), advance, runner=chosen)
+                interrupts.checkpoint()  # a Ctrl-C swallowed after the last step still counts
         except KeyboardInterrupt:
             bar.stop()
             errors.print(_interrupted(done, len(files)), soft_wrap=True)

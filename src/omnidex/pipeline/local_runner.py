@@ -23,6 +23,7 @@ from typing import Any
 
 from omnidex.config import Settings
 from omnidex.errors import OmnidexError
+from omnidex.pipeline.interrupts import checkpoint
 from omnidex.pipeline.ledger import Ledger, unchanged
 from omnidex.pipeline.plan import Plan
 from omnidex.pipeline.steps import extract, failed, identify, is_current, object_id_for
@@ -169,6 +170,7 @@ class LocalRunner:
                 )
             except OmnidexError as exc:
                 job.error = exc
+            checkpoint()
         except KeyboardInterrupt:
             self._interrupted([job])
             raise
@@ -181,9 +183,11 @@ class LocalRunner:
         live = [job for job in group if job.error is None]
         steps = len(self.plan.extractors) + 1
         for step, extractor in enumerate(self.plan.extractors):
+            checkpoint()
             self._stage(live, f"extract:{extractor.ref}", step / steps)
             self._extract(step, live)
             live = [job for job in live if job.error is None]
+        checkpoint()
         self._stage(live, "write", (steps - 1) / steps)
         if error := self.ledger.write([(job.record, job.segments) for job in live]):
             for job in live:
