@@ -64,6 +64,7 @@ class LocalServer(ThreadingHTTPServer):
         self.stop = threading.Event()
         self.cert: Path | None = None  # the TLS server's certificate
         self.sni: list[str | None] = []  # the names TLS clients asked for
+        self.dripped: dict[str, int] = {}  # bytes each drip route has sent so far
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Quiet about clients that hang up: these tests' client does so on purpose."""
@@ -108,6 +109,7 @@ class Handler(BaseHTTPRequestHandler):
             if self.server.stop.wait(0.02):
                 return
             self.wfile.write(bytes([byte]))
+            self.server.dripped[self.path] = self.server.dripped.get(self.path, 0) + 1
         self.close_connection = True
 
     def route_hello(self, query: dict[str, str]) -> None:
@@ -179,6 +181,29 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "500")
         self.end_headers()
         self.drip(b"d" * 500)
+
+    def route_dripclose(self, query: dict[str, str]) -> None:
+        """No length, ended by closing: ``http.client`` hands the socket to the response."""
+        self.send_response(200)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.drip(b"d" * 500)
+
+    def route_dripold(self, query: dict[str, str]) -> None:
+        """An HTTP/1.0 answer without a length, ended by closing."""
+        self.wfile.write(b"HTTP/1.0 200 OK\r\n\r\n")
+        self.drip(b"d" * 500)
+
+    def route_dripchunked(self, query: dict[str, str]) -> None:
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for _ in range(500):
+            if self.server.stop.wait(0.02):
+                return
+            self.wfile.write(b"1\r\nd\r\n")
+            self.server.dripped[self.path] = self.server.dripped.get(self.path, 0) + 1
+        self.wfile.write(b"0\r\n\r\n")
 
     def route_dripheaders(self, query: dict[str, str]) -> None:
         self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
@@ -610,11 +635,16 @@ def test_a_body_shorter_than_announced_is_an_error(http_server: LocalServer, des
 # --- time --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/dripbody", "/dripheaders", "/stall"])
+@pytest.mark.parametrize(
+    "path", ["/dripbody", "/dripclose", "/dripold", "/dripchunked", "/dripheaders", "/stall"]
+)
 def test_the_deadline_covers_slow_servers(http_server: LocalServer, dest: Path, path: str) -> None:
+    """Whatever the answer's shape, the fetch is cut off at its deadline, long before the
+    server has dripped its 500 bytes (one every 20 ms: 10 s)."""
     with pytest.raises(LimitExceededError) as caught:
         fetch_url(f"{http_server.url}{path}", dest, local(timeout_s=0.3))
     assert caught.value.context["limit"] == "timeout_s"
+    assert http_server.dripped.get(path, 0) < 250
     assert list(dest.iterdir()) == []
 
 

@@ -54,6 +54,13 @@ class ServerConfig(BaseModel):
         default_factory=list,
         description="hosts or networks URL ingest and webhooks may reach despite SSRF rules",
     )
+    url_fetch_timeout_s: float = Field(
+        300,
+        gt=0,
+        le=24 * 3600,
+        description="the longest one URL ingest download may take, redirects included, "
+        "however slowly the remote server sends",
+    )
     webhook_senders: int = Field(
         2, ge=0, le=32, description="threads delivering webhooks; 0 queues events unsent"
     )

@@ -233,7 +233,11 @@ class Workers:
         if is_object_url(url):
             fetched = fetch_object(url, self.state.uploads, max_bytes)
         else:
-            policy = FetchPolicy(max_bytes=max_bytes, allow_hosts=tuple(config.url_allow_hosts))
+            policy = FetchPolicy(
+                max_bytes=max_bytes,
+                timeout_s=config.url_fetch_timeout_s,
+                allow_hosts=tuple(config.url_allow_hosts),
+            )
             fetched = fetch_url(url, self.state.uploads, policy)
         return move_into(fetched.path, self.state.uploads, fetched.filename_hint or url, limits)
 

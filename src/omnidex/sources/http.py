@@ -15,7 +15,8 @@
 
 The body streams to a file with a generated name in ``dest_dir``, under ``max_bytes``
 (Content-Length checked up front, bytes counted as they come) and one deadline for the whole
-fetch, enforced by a watchdog that cuts the socket, so a server dripping bytes cannot stretch it.
+fetch, enforced by a watchdog that shuts the socket down whatever the body's shape (a length,
+chunked, or ended by closing), so a server dripping bytes cannot stretch it.
 A failure deletes the partial file. Errors are typed: :class:`~omnidex.errors.UnsafeUrlError`,
 :class:`~omnidex.errors.LimitExceededError` (``limit`` is ``max_bytes``, ``timeout_s`` or
 ``max_redirects``), :class:`~omnidex.errors.SourceNotFoundError` for 404 and 410, and
@@ -175,7 +176,7 @@ def post(url: str, body: bytes, headers: dict[str, str], policy: FetchPolicy) ->
     deadline = _Deadline(policy.timeout_s)
     target = _parse(url)
     conn = _connection(target, _addresses(target, policy), policy, deadline)
-    with deadline.watch(conn), contextlib.closing(conn), _network_errors(target, deadline):
+    with deadline.watch(), contextlib.closing(conn), _network_errors(target, deadline):
         conn.request("POST", target.path, body=body, headers=headers)
         answer = conn.getresponse()
         answer.read(ANSWER_BYTES)
@@ -202,7 +203,7 @@ def _fetch_hop(url: str, dest_dir: Path, policy: FetchPolicy, deadline: _Deadlin
     target = _parse(url)
     addresses = _addresses(target, policy)
     conn = _connection(target, addresses, policy, deadline)
-    with deadline.watch(conn), contextlib.closing(conn):
+    with deadline.watch(), contextlib.closing(conn):
         with _network_errors(target, deadline):
             conn.request("GET", target.path, headers={"User-Agent": _USER_AGENT, "Accept": "*/*"})
             response = conn.getresponse()
@@ -317,6 +318,7 @@ class _PinnedConnection(http.client.HTTPConnection):
 
     def connect(self) -> None:
         self.sock = _connect_pinned(self._target, self._addresses, self._policy, self._deadline)
+        self._deadline.track(self.sock)
 
 
 class _PinnedTLSConnection(_PinnedConnection):
@@ -337,6 +339,7 @@ class _PinnedTLSConnection(_PinnedConnection):
     def connect(self) -> None:
         super().connect()
         self.sock = self._tls.wrap_socket(self.sock, server_hostname=self.host)
+        self._deadline.track(self.sock)
 
 
 def _connection(
@@ -386,12 +389,20 @@ def _check_peer(
 
 
 class _Deadline:
-    """One time limit for a whole fetch, redirects included."""
+    """One time limit for a whole fetch, redirects included.
+
+    The watchdog shuts down the sockets themselves (:meth:`track`), not whatever socket the
+    connection holds when time runs out: ``http.client`` hands the socket over to the response
+    and forgets it for every body read until the server closes (``Connection: close``, HTTP/1.0,
+    no length), and a server dripping such a body must be cut off like any other.
+    """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._at = time.monotonic() + seconds
         self._cut = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
 
     def left(self) -> float:
         return self._at - time.monotonic()
@@ -406,10 +417,18 @@ class _Deadline:
             limit="timeout_s",
         )
 
+    def track(self, sock: socket.socket) -> None:
+        """Shut ``sock`` down when time runs out (at once if it already has)."""
+        with self._lock:
+            self._sockets.append(sock)
+            cut = self._cut.is_set()
+        if cut:
+            _shutdown(sock)
+
     @contextlib.contextmanager
-    def watch(self, conn: http.client.HTTPConnection) -> Iterator[None]:
-        """Shut ``conn``'s socket down when time runs out, so a blocked read returns at once."""
-        timer = threading.Timer(max(self.left(), 0), self._shut, args=(conn,))
+    def watch(self) -> Iterator[None]:
+        """Shut the tracked sockets down when time runs out, so a blocked read returns at once."""
+        timer = threading.Timer(max(self.left(), 0), self._shut)
         timer.daemon = True
         timer.start()
         try:
@@ -417,11 +436,17 @@ class _Deadline:
         finally:
             timer.cancel()
 
-    def _shut(self, conn: http.client.HTTPConnection) -> None:
-        self._cut.set()
-        if conn.sock is not None:
-            with contextlib.suppress(OSError):  # already closed, or detached by TLS
-                socket.socket.shutdown(conn.sock, socket.SHUT_RDWR)
+    def _shut(self) -> None:
+        with self._lock:
+            self._cut.set()
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed, or detached by TLS
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 @contextlib.contextmanager
@@ -493,8 +518,6 @@ def _save(
     path = dest_dir / f"fetched-{uuid.uuid4().hex}"
     try:
         size = _write(path, _body(response, target, policy, deadline))
-        if deadline.passed():  # the watchdog cut the body short
-            raise deadline.error(target.url)
         if declared is not None and size < declared:
             raise SourceError(
                 f"{target.url}: the body ended after {size} of {declared} bytes",
@@ -528,11 +551,14 @@ def _write_chunk(dest: BinaryIO, path: Path, chunk: bytes) -> int:
 def _body(
     response: http.client.HTTPResponse, target: _Target, policy: FetchPolicy, deadline: _Deadline
 ) -> Iterator[bytes]:
-    """The response body in chunks as they arrive, stopping with an error past ``max_bytes``."""
+    """The response body in chunks as they arrive, stopping with an error past ``max_bytes`` or
+    once the deadline has passed (the watchdog's cut reads as an early end)."""
     size = 0
     while True:
         with _network_errors(target, deadline):
             chunk = response.read1(_CHUNK_BYTES)
+        if deadline.passed():
+            raise deadline.error(target.url)
         if not chunk:
             return
         size += len(chunk)
