@@ -63,6 +63,27 @@ class Limits(BaseModel):
     decode_timeout_s: float = Field(
         3600, gt=0, description="time one decoding child process may take before it is killed"
     )
+    max_metadata_keys: int = Field(
+        100,
+        gt=0,
+        description="top-level keys one object's metadata may have (each may become "
+        "a typed column)",
+    )
+    max_metadata_key_chars: int = Field(
+        128, gt=0, description="characters of one metadata key, at any depth"
+    )
+    max_metadata_bytes: int = Field(
+        32 * 1024, gt=0, description="size of one object's metadata as JSON, values included"
+    )
+    max_metadata_depth: int = Field(
+        8, gt=0, description="how deeply metadata objects and lists may nest"
+    )
+    max_metadata_columns: int = Field(
+        512,
+        gt=0,
+        description="typed metadata columns one collection may have (a column per "
+        "top-level key and kind of value)",
+    )
 
 
 class Settings(BaseModel):

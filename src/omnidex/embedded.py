@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from omnidex.config import Settings
 from omnidex.errors import InvalidSpecError, NotFoundError
 from omnidex.media.images import as_image, open_image
+from omnidex.metadata import check_metadata
 from omnidex.pipeline.ask import ask, phi4_options
 from omnidex.pipeline.local_runner import LocalRunner, ProgressCallback
 from omnidex.pipeline.plan import Plan, build_plan, default_extractors, normalize_spec
@@ -89,7 +90,12 @@ class Database:
         settings.home.expanduser().mkdir(parents=True, exist_ok=True)
         catalog = open_catalog(settings)
         ensure_namespace(catalog, namespace)
-        return cls(catalog, LanceDocumentStore(settings.documents), settings, namespace)
+        return cls(
+            catalog,
+            LanceDocumentStore(settings.documents, settings.limits.max_metadata_columns),
+            settings,
+            namespace,
+        )
 
     @property
     def path(self) -> Path:
@@ -272,6 +278,7 @@ class Collection:
         ``runner``: ``"local"`` (this process), or ``"ray"`` / :class:`RayOptions` (a Ray
         cluster: :mod:`omnidex.pipeline.ray_runner`); both give the same documents."""
         items = [sources] if isinstance(sources, str | Path) else list(sources)
+        check_metadata(metadata or {}, self.db.settings.limits)
         with self._lock:
             return self._runner(runner).ingest(expand_sources(items), metadata, progress)
 
@@ -283,6 +290,7 @@ class Collection:
         runner: Runner = "local",
     ) -> list[IngestResult]:
         """Ingest stored files for queued tasks (the server's workers), which report them."""
+        check_metadata(metadata, self.db.settings.limits)
         with self._lock:
             return self._runner(runner).ingest(paths, metadata, task_ids=task_ids)
 

@@ -42,7 +42,7 @@ class ServerState:
             settings=settings,
             config=config,
             catalog=catalog,
-            documents=LanceDocumentStore(settings.documents),
+            documents=LanceDocumentStore(settings.documents, settings.limits.max_metadata_columns),
             limiter=_limiter(catalog, config.rate_per_minute, config.rate_burst),
             bad_key_limiter=_limiter(
                 catalog, config.bad_key_rate_per_minute, config.bad_key_rate_burst

@@ -38,7 +38,8 @@ import pyarrow.compute as pc
 from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq
 from lancedb.query import ColumnOrdering, FullTextOperator, MultiMatchQuery
 
-from omnidex.errors import InvalidSpecError, NotFoundError, StoreError
+from omnidex.config import Limits
+from omnidex.errors import InvalidSpecError, LimitExceededError, NotFoundError, StoreError
 from omnidex.store import lance_metadata
 from omnidex.store.filter_sql import compile_filter, sql_literal
 from omnidex.store.filters import Filter
@@ -207,11 +208,17 @@ def _features_of(schema: pa.Schema) -> tuple[FeatureColumn, ...]:
     return tuple(features)
 
 
-class LanceDocumentStore:
-    """Documents of every collection under one LanceDB directory (or object-store URI)."""
+_MAX_METADATA_COLUMNS: int = Limits.model_fields["max_metadata_columns"].default
 
-    def __init__(self, uri: str | Path) -> None:
+
+class LanceDocumentStore:
+    """Documents of every collection under one LanceDB directory (or object-store URI); a
+    collection gets at most ``max_metadata_columns`` typed metadata columns, and a write that
+    would add more is refused (LimitExceededError)."""
+
+    def __init__(self, uri: str | Path, max_metadata_columns: int = _MAX_METADATA_COLUMNS) -> None:
         self.uri = str(uri)
+        self.max_metadata_columns = max_metadata_columns
         self._db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
         self._layouts: dict[str, _Layout] = {}
         self._lock = threading.Lock()
@@ -312,6 +319,15 @@ class LanceDocumentStore:
         ]
         if not addable:
             return layout
+        if len(layout.meta) + len(addable) > self.max_metadata_columns:
+            raise LimitExceededError(
+                f"metadata: {len(addable)} new keys would take the collection's typed metadata "
+                f"columns to {len(layout.meta) + len(addable)}, over the limit of "
+                f"{self.max_metadata_columns} (max_metadata_columns)",
+                collection=collection_id,
+                field="metadata",
+                limit="max_metadata_columns",
+            )
         layout.table.add_columns(addable)
         layout = _Layout.of(layout.table)
         with self._lock:

@@ -20,6 +20,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from omnidex.embedded import Database
 from omnidex.errors import InvalidSpecError, PayloadTooLargeError
+from omnidex.metadata import check_metadata
 from omnidex.server.auth import State, database, writable_database
 from omnidex.server.uploads import check_filename, discard, keep, save_stream
 from omnidex.server.webhooks import emit
@@ -79,6 +80,7 @@ async def upload(
         if not isinstance(file, UploadFile):
             raise InvalidSpecError("send the media as the multipart field 'file'", field="file")
         metadata = _metadata(form.get("metadata"))
+        check_metadata(metadata, state.settings.limits)
         check_filename(file.filename)
         saved = await run_in_threadpool(save_stream, file.file, state.uploads, file.filename, limit)
     finally:
@@ -93,6 +95,7 @@ def ingest_url(
     name: str, body: UrlIn, db: Writer, state: State, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     collection = db.collection(name)
+    check_metadata(body.metadata, state.settings.limits)
     payload = {"url": body.url, "metadata": body.metadata}
     return _queued(state, collection.info.id, payload, idempotency_key, None)
 

@@ -22,6 +22,7 @@ from omnidex.compat.mixpeek.routes.collections import find_collection
 from omnidex.compat.mixpeek.store import Row
 from omnidex.compat.mixpeek.wire import TASK_STATUS, Paged, listing
 from omnidex.errors import InvalidSpecError, NotFoundError, TaskStateError
+from omnidex.metadata import check_metadata
 from omnidex.types import TaskRecord, TaskState
 
 router = APIRouter(tags=["batches"])
@@ -142,7 +143,7 @@ def _submit(who: Caller, batch: Row, wanted: list[str] | None) -> Row:
     if not batch["object_ids"]:
         raise InvalidSpecError(f"batch {batch['id']!r} has no objects", field="object_ids")
     targets = _targets(who, batch["bucket_id"], wanted or batch.get("collection_ids"))
-    task_ids = []
+    blobs = []
     for object_id in batch["object_ids"]:
         obj = who.store.get("objects", who.namespace, object_id)
         for index, blob in enumerate(obj["blobs"]):
@@ -153,18 +154,20 @@ def _submit(who: Caller, batch: Row, wanted: list[str] | None) -> Row:
                 "bucket_id": obj["bucket_id"],
                 "blob_property": blob["property"],
             }
-            source = {"url": blob["url"]} if blob.get("url") else {"path": blob["path"]}
-            for collection in targets:
-                info = who.state.catalog.get_collection(
-                    who.namespace, collection["collection_name"]
-                )
-                task, _ = who.state.catalog.enqueue_task(
-                    info.id,
-                    {**source, "metadata": metadata, "filename": blob.get("filename")},
-                    idempotency_key=f"mixpeek:{batch['id']}:{obj['id']}:{index}:{info.id}",
-                    max_attempts=who.state.config.max_attempts,
-                )
-                task_ids.append(task.id)
+            check_metadata(metadata, who.state.settings.limits)  # before any task is queued
+            blobs.append((obj, index, blob, metadata))
+    task_ids = []
+    for obj, index, blob, metadata in blobs:
+        source = {"url": blob["url"]} if blob.get("url") else {"path": blob["path"]}
+        for collection in targets:
+            info = who.state.catalog.get_collection(who.namespace, collection["collection_name"])
+            task, _ = who.state.catalog.enqueue_task(
+                info.id,
+                {**source, "metadata": metadata, "filename": blob.get("filename")},
+                idempotency_key=f"mixpeek:{batch['id']}:{obj['id']}:{index}:{info.id}",
+                max_attempts=who.state.config.max_attempts,
+            )
+            task_ids.append(task.id)
     who.state.wake_workers()
     return who.store.update(
         "batches",
