@@ -60,6 +60,12 @@ class Limits(BaseModel):
     max_video_pixels: int = Field(
         8192 * 4320, gt=0, description="width x height of a video frame above which it is refused"
     )
+    max_pdf_memory_bytes: int = Field(
+        2 * 1024**3,
+        gt=0,
+        description="memory the child process that reads or renders a PDF may allocate; a PDF "
+        "that inflates past it (a decompression bomb) fails alone",
+    )
     decode_timeout_s: float = Field(
         3600, gt=0, description="time one decoding child process may take before it is killed"
     )

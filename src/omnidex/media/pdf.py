@@ -1,5 +1,10 @@
 """PDF pages through pypdfium2: page count, text layer and rendering, within the limits.
 
+PDFium inflates whatever a file's streams hold, so a small PDF can take gigabytes to read: the
+ingest path never opens a PDF in the host process, but through :func:`isolated` (a child process
+with a memory cap, ``max_pdf_memory_bytes``, and a time limit); :class:`PdfFile` is what runs
+inside it.
+
 PDFium is not thread-safe: no two threads may call into it at the same time, even on different
 documents. Every call this module makes into pypdfium2 holds the module-level ``PDFIUM_LOCK``; code
 elsewhere that uses pypdfium2 directly must hold it too. Processes do not share the library, so
@@ -9,10 +14,11 @@ process pools need nothing more.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any, TypeVar
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -26,7 +32,10 @@ from omnidex.errors import (
     SourceNotFoundError,
 )
 from omnidex.media.images import check_pixels
+from omnidex.media.sandbox import run_isolated
 from omnidex.media.text import normalize_whitespace
+
+T = TypeVar("T")
 
 PDFIUM_LOCK = threading.RLock()
 POINTS_PER_INCH = 72
@@ -138,7 +147,26 @@ class PdfFile:
                 ) from exc
 
 
+def isolated(fn: Callable[..., T], *args: Any, limits: Limits, source: str) -> T:
+    """``fn(*args)`` — a module-level function that opens a PDF — in a child process under
+    ``max_pdf_memory_bytes`` and ``decode_timeout_s``, so that a PDF inflating to gigabytes
+    (a decompression bomb) fails alone, never taking the host's memory."""
+    return run_isolated(
+        fn,
+        *args,
+        timeout_s=limits.decode_timeout_s,
+        source=source,
+        max_memory_bytes=limits.max_pdf_memory_bytes,
+        memory_limit="max_pdf_memory_bytes",
+    )
+
+
 def render_page(path: Path, index: int, dpi: float, limits: Limits) -> Image.Image:
-    """Open ``path``, render page ``index`` and close: safe to call late, from any thread."""
+    """Render page ``index`` of ``path`` in a child process (:func:`isolated`): safe to call
+    late, from any thread."""
+    return isolated(_render_page, path, index, dpi, limits, limits=limits, source=str(path))
+
+
+def _render_page(path: Path, index: int, dpi: float, limits: Limits) -> Image.Image:
     with PdfFile(path, limits) as pdf:
         return pdf.render(index, dpi)

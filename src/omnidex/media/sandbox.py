@@ -7,6 +7,10 @@ pickles over its stdin and stdout). Unlike ``multiprocessing``, this never re-im
 can fail becomes a typed error, while the parent goes on:
 
 - the child runs past ``timeout_s`` → killed, ``LimitExceededError(limit="decode_timeout_s")``;
+- with ``max_memory_bytes``, the child's data memory (heap and private mappings, ``RLIMIT_DATA``)
+  is capped: an allocation past it fails in the child, never in the host, and the child's end —
+  a ``MemoryError``, or the decoder aborting (PDFium aborts when an allocation fails) — is
+  ``LimitExceededError(limit=memory_limit)``;
 - the child dies (signal, OOM kill, non-zero exit) → ``CorruptMediaError`` naming the signal;
 - an ``OmnidexError`` raised in the child → the same class, message and context in the parent;
 - any other exception in the child → ``CorruptMediaError`` with its message;
@@ -30,10 +34,19 @@ T = TypeVar("T")
 _OK, _OMNIDEX_ERROR, _OTHER_ERROR = "ok", "omnidex_error", "other_error"
 
 
-def run_isolated(fn: Callable[..., T], *args: Any, timeout_s: float, source: str) -> T:
-    """``fn(*args)`` in a child process; ``fn``, its arguments and its result must be picklable."""
+def run_isolated(
+    fn: Callable[..., T],
+    *args: Any,
+    timeout_s: float,
+    source: str,
+    max_memory_bytes: int | None = None,
+    memory_limit: str = "max_memory_bytes",
+) -> T:
+    """``fn(*args)`` in a child process; ``fn``, its arguments and its result must be picklable.
+    ``memory_limit`` names the setting ``max_memory_bytes`` comes from, for the error."""
+    cap = [] if max_memory_bytes is None else [str(max_memory_bytes)]
     child = subprocess.Popen(
-        [sys.executable, "-m", "omnidex.media.sandbox"],
+        [sys.executable, "-m", "omnidex.media.sandbox", *cap],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -52,6 +65,13 @@ def run_isolated(fn: Callable[..., T], *args: Any, timeout_s: float, source: str
         child.kill()
         child.wait()
         raise
+    if max_memory_bytes is not None and _out_of_memory(child.returncode, out, err):
+        raise LimitExceededError(
+            f"{source}: decoding needed more than {max_memory_bytes} bytes of memory "
+            f"({memory_limit})",
+            source=source,
+            limit=memory_limit,
+        )
     if child.returncode != 0 or not out:
         last_line = (err.decode(errors="replace").strip().splitlines() or [""])[-1]
         why = _describe_exit(child.returncode)
@@ -62,6 +82,21 @@ def run_isolated(fn: Callable[..., T], *args: Any, timeout_s: float, source: str
         )
     status, payload = pickle.loads(out)
     return _unwrap(status, payload, source)
+
+
+def _out_of_memory(returncode: int, out: bytes, err: bytes) -> bool:
+    """Whether a capped child ended for want of memory: a MemoryError it reported, or a C
+    library that aborts when an allocation fails (PDFium, FFmpeg)."""
+    if returncode == 0 and out:
+        status, payload = pickle.loads(out)
+        return status == _OTHER_ERROR and str(payload).startswith("MemoryError")
+    return returncode in (-signal.SIGABRT, -signal.SIGTRAP) or b"MemoryError" in err
+
+
+def _cap_memory(max_bytes: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_DATA, (max_bytes, max_bytes))
 
 
 def _child_main(request: BinaryIO, reply: BinaryIO) -> None:
@@ -101,4 +136,6 @@ if __name__ == "__main__":
     # stdout carries the reply alone: anything the function or FFmpeg prints goes to stderr
     reply = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
+    if len(sys.argv) > 1:
+        _cap_memory(int(sys.argv[1]))
     _child_main(sys.stdin.buffer, reply)

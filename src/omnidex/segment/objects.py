@@ -1,9 +1,11 @@
 """Segmentation: turn one object (text, image, PDF, video, audio) into the segments to extract from.
 
 Everything that can refuse an object (limits, corrupt data, encryption) runs here, eagerly, so a
-bad file fails before any extractor starts. Pixels are not kept: an image or scanned page is
-re-opened by its segment's ``image`` callable, a ``functools.partial`` of a module-level function
-that can be pickled to another process and called from any thread (PDFium calls hold its lock).
+bad file fails before any extractor starts. A PDF is read in a child process with a memory cap
+(:func:`omnidex.media.pdf.isolated`), so that a decompression bomb fails alone. Pixels are not
+kept: an image or scanned page is re-opened by its segment's ``image`` callable, a
+``functools.partial`` of a module-level function that can be pickled to another process and
+called from any thread (a page renders in its own child process).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from omnidex.config import Limits, Settings
 from omnidex.errors import LimitExceededError, MissingDependencyError
 from omnidex.media.images import open_image, thumbnail_jpeg
-from omnidex.media.pdf import POINTS_PER_INCH, PdfFile, render_page
+from omnidex.media.pdf import POINTS_PER_INCH, PdfFile, isolated, render_page
 from omnidex.media.text import read_text
 from omnidex.segment.text_chunks import chunk_text
 from omnidex.types import ObjectKind, Segment, SegmentationSpec
@@ -60,6 +62,28 @@ def segment_object(
         ]
     if kind == "image":
         return [_image_segment(object_id, path, source, settings)]
+    return isolated(
+        _pdf_file_segments,
+        path,
+        object_id,
+        source,
+        settings,
+        chunk_tokens,
+        overlap_tokens,
+        limits=settings.limits,
+        source=source,
+    )
+
+
+def _pdf_file_segments(
+    path: Path,
+    object_id: str,
+    source: str,
+    settings: Settings,
+    chunk_tokens: int,
+    overlap_tokens: int,
+) -> list[Segment]:
+    """A PDF's segments; runs in the child process :func:`isolated` starts."""
     with PdfFile(path, settings.limits) as pdf:
         return _pdf_segments(pdf, object_id, source, settings, chunk_tokens, overlap_tokens)
 
