@@ -131,6 +131,71 @@ def test_url_ingest_reaches_allowed_hosts(tmp_path: Path) -> None:
         files.shutdown()
 
 
+class _Inside(http.server.BaseHTTPRequestHandler):
+    """Another service on loopback, on a port the allow list does not name."""
+
+    hits: list[str] = []
+
+    def do_GET(self) -> None:
+        self.hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "6")
+        self.end_headers()
+        self.wfile.write(b"secret")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_an_allowed_host_with_a_port_opens_that_port_alone(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "memo.txt").write_text("The allowed intranet memo about the ferry schedule.")
+    handler = lambda *a: _Files(*a, directory=str(site))  # noqa: E731
+    files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    inside = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Inside)
+    _Inside.hits = []
+    for one in (files, inside):
+        threading.Thread(target=one.serve_forever, daemon=True).start()
+    home = tmp_path / "home"
+    db = omnidex.connect(home)
+    _, key = db.create_key("w", "write")
+    db.create_collection("web", extractors=["page_text@v1"])
+    db.close()
+    allowed = f"127.0.0.1:{files.server_address[1]}"
+    server, thread, url = start_server(home, workers=1, url_allow_hosts=[allowed])
+    running = Running(url, home, key, key)
+    try:
+        with running.client(key) as http_:
+            good, bad = (
+                http_.post("/v1/collections/web/objects/url", json={"url": target}).json()["id"]
+                for target in (
+                    f"http://{allowed}/memo.txt",
+                    f"http://127.0.0.1:{inside.server_address[1]}/memo.txt",
+                )
+            )
+        reached = running.wait_task(key, good)
+        refused = running.wait_task(key, bad)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        files.shutdown()
+        inside.shutdown()
+    assert reached["state"] == "succeeded", reached
+    assert refused["state"] == "failed" and refused["error_code"] == "unsafe_url", refused
+    assert _Inside.hits == []
+
+
+@pytest.mark.parametrize("entry", ["files.test:x", "10.0.0.5:0", "[::1]x", "[::1"])
+def test_a_bad_allow_list_entry_stops_the_server_at_start(entry: str) -> None:
+    from pydantic import ValidationError
+
+    from omnidex.server.config import ServerConfig
+
+    with pytest.raises(ValidationError, match="allow-list entry"):
+        ServerConfig(url_allow_hosts=[entry])
+
+
 def test_uploads_over_the_limit_are_refused(tmp_path: Path) -> None:
     home = tmp_path / "home"
     db = omnidex.connect(home)

@@ -305,6 +305,21 @@ def test_allow_hosts_lets_an_address_or_network_through(
     assert fetched.path.read_bytes() == HELLO
 
 
+def test_an_entry_with_a_port_allows_that_port_alone(
+    http_server: LocalServer, dest: Path
+) -> None:
+    port = port_of(http_server)
+    policy = local(allow_hosts=(f"127.0.0.1:{port}", f"[::1]:{port}"))
+    assert fetch_url(f"{http_server.url}/hello", dest, policy).path.read_bytes() == HELLO
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        elsewhere = f"http://127.0.0.1:{other.getsockname()[1]}/hello"
+        with pytest.raises(UnsafeUrlError) as caught:
+            fetch_url(elsewhere, dest, policy)
+    assert "loopback" in caught.value.context["reason"]
+
+
 def test_an_allowed_name_is_reached_at_its_pinned_address_with_its_host_header(
     http_server: LocalServer, dest: Path
 ) -> None:

@@ -1,8 +1,9 @@
 """What the server is told at start: where it listens, whether auth is on, and its own limits.
 
 Each field can be set with an ``OMNIDEX_SERVER_`` variable (``OMNIDEX_SERVER_PORT=9000``); lists
-take commas (``OMNIDEX_SERVER_URL_ALLOW_HOSTS=intranet.example,10.1.0.0/16``). Data folder and
-media limits come from :class:`omnidex.config.Settings` as for the embedded database.
+take commas (``OMNIDEX_SERVER_URL_ALLOW_HOSTS=intranet.example,10.1.0.0/16,minio.internal:9000``).
+Data folder and media limits come from :class:`omnidex.config.Settings` as for the embedded
+database.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from omnidex.config import build_from_env
+from omnidex.sources.addresses import AllowList, InvalidHostError
 
 ENV_PREFIX = "OMNIDEX_SERVER_"
 
@@ -52,7 +54,8 @@ class ServerConfig(BaseModel):
     )
     url_allow_hosts: list[str] = Field(
         default_factory=list,
-        description="hosts or networks URL ingest and webhooks may reach despite SSRF rules",
+        description="hosts or networks URL ingest and webhooks may reach despite SSRF rules; "
+        "host:port (or [v6]:port) allows that port alone",
     )
     url_fetch_timeout_s: float = Field(
         300,
@@ -79,6 +82,15 @@ class ServerConfig(BaseModel):
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("url_allow_hosts")
+    @classmethod
+    def _valid_hosts(cls, value: list[str]) -> list[str]:
+        try:
+            AllowList.parse(value)
+        except InvalidHostError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @classmethod

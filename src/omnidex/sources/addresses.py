@@ -128,34 +128,62 @@ class AllowList:
     """Host names and IP networks an operator allows even when they are private or local.
 
     A host name matches exactly (after :func:`normalize_host`), whatever it resolves to; an
-    address matches when it lies in one of the networks (a bare address is a /32 or /128).
+    address matches when it lies in one of the networks (a bare address is a /32 or /128). An
+    entry with a port — ``minio.internal:9000``, ``10.0.0.5:9000``, ``[fd00::5]:9000`` — allows
+    that port alone; one without a port allows every port.
     """
 
-    names: frozenset[str]
-    networks: tuple[IPNetwork, ...]
+    names: frozenset[tuple[str, int | None]]
+    networks: tuple[tuple[IPNetwork, int | None], ...]
 
     @classmethod
     def parse(cls, entries: Iterable[str]) -> AllowList:
         """The allow list ``entries`` describe; :class:`InvalidHostError` for a bad entry."""
-        names: set[str] = set()
-        networks: list[IPNetwork] = []
+        names: set[tuple[str, int | None]] = set()
+        networks: list[tuple[IPNetwork, int | None]] = []
         for entry in entries:
+            where, port = _split_port(entry.strip())
             try:
-                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+                networks.append((ipaddress.ip_network(where, strict=False), port))
                 continue
             except ValueError:
                 pass
-            host = normalize_host(entry.strip())
+            host = normalize_host(where)
             if isinstance(host, str):
-                names.add(host)
+                names.add((host, port))
             else:
-                networks.append(ipaddress.ip_network(host))
+                networks.append((ipaddress.ip_network(host), port))
         return cls(frozenset(names), tuple(networks))
 
-    def allows(self, host: str | IPAddress, address: IPAddress) -> bool:
-        """Whether ``address``, reached through ``host``, is on the list."""
+    def allows_name(self, name: str, port: int) -> bool:
+        """Whether the host name ``name`` is on the list for ``port``."""
+        return (name, None) in self.names or (name, port) in self.names
+
+    def allows(self, host: str | IPAddress, address: IPAddress, port: int) -> bool:
+        """Whether ``address`` and ``port``, reached through ``host``, are on the list."""
         address = _without_scope(address)
-        return host in self.names or any(address in network for network in self.networks)
+        return (isinstance(host, str) and self.allows_name(host, port)) or any(
+            address in network and allowed in (None, port) for network, allowed in self.networks
+        )
+
+
+def _split_port(entry: str) -> tuple[str, int | None]:
+    """``host:port`` or ``[v6]:port`` as (host, port); a bare host or IPv6 address, port None."""
+    if entry.startswith("["):
+        where, bracket, rest = entry[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise InvalidHostError(f"invalid allow-list entry {entry!r}")
+        return where, _port(rest[1:], entry) if rest else None
+    if entry.count(":") == 1:
+        where, _, port = entry.partition(":")
+        return where, _port(port, entry)
+    return entry, None
+
+
+def _port(text: str, entry: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise InvalidHostError(f"invalid port in allow-list entry {entry!r}")
+    return int(text)
 
 
 def _ip_literal(host: str) -> IPAddress | None:

@@ -90,8 +90,8 @@ class FetchPolicy:
     """What a URL fetch may do: how much, how long, how many redirects, which hosts.
 
     ``allow_hosts`` lists host names (exact match) and IP networks in CIDR form (a bare address
-    is one address) that may be reached even though they are private or local, e.g. an internal
-    object store; everything else must resolve to public addresses only. ``resolve`` maps
+    is one address), each with an optional ``:port`` that limits it to that port, that may be
+    reached even though they are private or local, e.g. an internal object store; everything else must resolve to public addresses only. ``resolve`` maps
     ``(host, port)`` to IP addresses (tests inject a fake DNS). ``ca_file`` is a PEM bundle
     trusted for https instead of the system store.
     """
@@ -275,12 +275,12 @@ def _resolve(target: _Target, policy: FetchPolicy) -> tuple[IPAddress, ...]:
 def _check_name(target: _Target, name: str, allow_list: AllowList) -> None:
     """UnsafeUrlError for ``localhost`` and its kin, unless the allow list names them."""
     reason = local_name_reason(name)
-    if reason is not None and name not in allow_list.names:
+    if reason is not None and not allow_list.allows_name(name, target.port):
         raise _unsafe(target.url, reason)
 
 
 def _check_address(target: _Target, address: IPAddress, allow_list: AllowList) -> None:
-    if allow_list.allows(target.host, address):
+    if allow_list.allows(target.host, address, target.port):
         return
     reason = blocked_reason(address)
     if reason is not None:
