@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -134,7 +134,7 @@ def test_url_ingest_reaches_allowed_hosts(tmp_path: Path) -> None:
 class _Inside(http.server.BaseHTTPRequestHandler):
     """Another service on loopback, on a port the allow list does not name."""
 
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         self.hits.append(self.path)

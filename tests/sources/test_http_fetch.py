@@ -305,9 +305,7 @@ def test_allow_hosts_lets_an_address_or_network_through(
     assert fetched.path.read_bytes() == HELLO
 
 
-def test_an_entry_with_a_port_allows_that_port_alone(
-    http_server: LocalServer, dest: Path
-) -> None:
+def test_an_entry_with_a_port_allows_that_port_alone(http_server: LocalServer, dest: Path) -> None:
     port = port_of(http_server)
     policy = local(allow_hosts=(f"127.0.0.1:{port}", f"[::1]:{port}"))
     assert fetch_url(f"{http_server.url}/hello", dest, policy).path.read_bytes() == HELLO

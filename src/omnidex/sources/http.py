@@ -91,9 +91,10 @@ class FetchPolicy:
 
     ``allow_hosts`` lists host names (exact match) and IP networks in CIDR form (a bare address
     is one address), each with an optional ``:port`` that limits it to that port, that may be
-    reached even though they are private or local, e.g. an internal object store; everything else must resolve to public addresses only. ``resolve`` maps
-    ``(host, port)`` to IP addresses (tests inject a fake DNS). ``ca_file`` is a PEM bundle
-    trusted for https instead of the system store.
+    reached even though they are private or local, e.g. an internal object store; everything
+    else must resolve to public addresses only. ``resolve`` maps ``(host, port)`` to IP
+    addresses (tests inject a fake DNS). ``ca_file`` is a PEM bundle trusted for https instead
+    of the system store.
     """
 
     max_bytes: int = 2 * 1024**3
