@@ -196,6 +196,29 @@ def test_a_bad_allow_list_entry_stops_the_server_at_start(entry: str) -> None:
         ServerConfig(url_allow_hosts=[entry])
 
 
+def test_object_storage_is_closed_over_the_server_by_default(running: Running) -> None:
+    """No namespace may make the server read a bucket with its own credentials unless the
+    operator grants it: refused with a 403 before any task exists or any fetch starts."""
+    with running.client(running.write_key) as http:
+        http.post("/v1/collections", json={"name": "web", "extractors": ["page_text@v1"]})
+        for target in ("s3://operator-backups/db.dump", "gs://another-tenant/private/a.pdf"):
+            answer = http.post("/v1/collections/web/objects/url", json={"url": target})
+            assert answer.status_code == 403, answer.text
+            error = answer.json()["error"]
+            assert error["code"] == "forbidden" and "OBJECT_STORE_ALLOW" in error["message"]
+        assert http.get("/v1/tasks").json() == []
+
+
+@pytest.mark.parametrize("entry", ["s3://media", "=s3://media", "acme=https://x/", "acme=s3://"])
+def test_a_bad_object_store_grant_stops_the_server_at_start(entry: str) -> None:
+    from pydantic import ValidationError
+
+    from omnidex.server.config import ServerConfig
+
+    with pytest.raises(ValidationError, match="object-store allow-list entry"):
+        ServerConfig(object_store_allow=[entry])
+
+
 def test_uploads_over_the_limit_are_refused(tmp_path: Path) -> None:
     home = tmp_path / "home"
     db = omnidex.connect(home)

@@ -76,7 +76,9 @@ def test_the_server_ingests_an_s3_url(bucket: str, tmp_path: Path) -> None:
     _, key = db.create_key("w", "write")
     db.create_collection("web", extractors=["page_text@v1"])
     db.close()
-    server, thread, url = start_server(home, workers=1)
+    server, thread, url = start_server(
+        home, workers=1, object_store_allow=[f"default=s3://{bucket}/"]
+    )
     try:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http:
             task = http.post(
@@ -102,3 +104,63 @@ def test_the_server_ingests_an_s3_url(bucket: str, tmp_path: Path) -> None:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+def test_each_namespace_reads_only_the_prefixes_the_operator_grants_it(
+    bucket: str, tmp_path: Path
+) -> None:
+    """Namespace ``a`` may read ``talks/``; ``b`` is granted nothing. Refusals are 403s before
+    any fetch; the granted read goes through the real S3 protocol server."""
+    import boto3
+    import httpx
+
+    import omnidex
+
+    from ..server.conftest import start_server
+
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket, Key="payroll/salaries.txt", Body=b"the operator's own secret")
+    home = tmp_path / "home"
+    keys = {}
+    for namespace in ("a", "b"):
+        db = omnidex.connect(home, namespace=namespace)
+        _, keys[namespace] = db.create_key(namespace, "write")
+        db.create_collection("web", extractors=["page_text@v1"])
+        db.close()
+    server, thread, url = start_server(
+        home, workers=1, object_store_allow=[f"a=s3://{bucket}/talks/"]
+    )
+    answers = {}
+    try:
+        for namespace, target in [
+            ("a", f"s3://{bucket}/talks/memo.txt"),
+            ("a", f"s3://{bucket}/payroll/salaries.txt"),
+            ("a", f"s3://{bucket}/talks/../payroll/salaries.txt"),
+            ("a", "s3://other-bucket/talks/memo.txt"),
+            ("b", f"s3://{bucket}/talks/memo.txt"),
+        ]:
+            auth = {"Authorization": f"Bearer {keys[namespace]}"}
+            with httpx.Client(base_url=url, headers=auth) as http:
+                answers[(namespace, target)] = http.post(
+                    "/v1/collections/web/objects/url", json={"url": target}
+                )
+        granted = answers[("a", f"s3://{bucket}/talks/memo.txt")]
+        assert granted.status_code == 202, granted.text
+        auth = {"Authorization": f"Bearer {keys['a']}"}
+        with httpx.Client(base_url=url, headers=auth) as http:
+            for _ in range(600):
+                task = http.get(f"/v1/tasks/{granted.json()['id']}").json()
+                if task["state"] not in ("queued", "running"):
+                    break
+                time.sleep(0.05)
+            hits = http.post("/v1/collections/web/search", json={"query": "ferry"}).json()
+    finally:
+        server.should_exit = True
+        thread.join(30)
+    assert task["state"] == "succeeded", task
+    assert hits and "ferry" in hits[0]["snippet"]
+    refused = {k: v for k, v in answers.items() if v is not granted}
+    for (namespace, target), answer in refused.items():
+        assert answer.status_code == 403, (namespace, target, answer.text)
+        assert answer.json()["error"]["code"] == "forbidden"
+    assert not any((home / "uploads").glob("fetched-*"))

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from omnidex.config import build_from_env
+from omnidex.server.object_access import parse_grants
 from omnidex.sources.addresses import AllowList, InvalidHostError
 
 ENV_PREFIX = "OMNIDEX_SERVER_"
@@ -57,6 +58,12 @@ class ServerConfig(BaseModel):
         description="hosts or networks URL ingest and webhooks may reach despite SSRF rules; "
         "host:port (or [v6]:port) allows that port alone",
     )
+    object_store_allow: list[str] = Field(
+        default_factory=list,
+        description="namespace=s3://bucket[/prefix] or namespace=gs://bucket[/prefix] entries: "
+        "the object storage each namespace may ingest with the server's credentials; none by "
+        "default",
+    )
     url_fetch_timeout_s: float = Field(
         300,
         gt=0,
@@ -77,7 +84,7 @@ class ServerConfig(BaseModel):
         10, gt=0, le=3600, description="wait before a delivery's first retry; doubles after each"
     )
 
-    @field_validator("url_allow_hosts", mode="before")
+    @field_validator("url_allow_hosts", "object_store_allow", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -91,6 +98,12 @@ class ServerConfig(BaseModel):
             AllowList.parse(value)
         except InvalidHostError as exc:
             raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("object_store_allow")
+    @classmethod
+    def _valid_grants(cls, value: list[str]) -> list[str]:
+        parse_grants(value)
         return value
 
     @classmethod

@@ -30,6 +30,7 @@ from pathlib import Path
 from omnidex.embedded import Runner
 from omnidex.errors import ClusterError, NotFoundError, OmnidexError, StoreError
 from omnidex.pipeline.ray_runner import RayOptions
+from omnidex.server.object_access import check_object_access
 from omnidex.server.state import ServerState
 from omnidex.server.uploads import move_into
 from omnidex.server.webhooks import task_finished
@@ -190,7 +191,10 @@ class Workers:
         """The file a task ingests: its stored upload, or its URL fetched now."""
         payload = task.payload
         self.state.catalog.update_task(task.id, stage="fetch" if "url" in payload else "queued")
-        return Path(payload["path"]) if "path" in payload else self._fetch(payload["url"])
+        if "path" in payload:
+            return Path(payload["path"])
+        namespace = self.state.catalog.collection_by_id(task.collection_id).namespace
+        return self._fetch(payload["url"], namespace)
 
     def _ingest(
         self, worker: str, collection_id: str, group: list[tuple[TaskRecord, Path]]
@@ -225,12 +229,13 @@ class Workers:
         else:  # the file itself is bad: trying again would fail again
             self._fail(worker, task, result.error, result.error_code)
 
-    def _fetch(self, url: str) -> Path:
-        """The file at ``url`` in the uploads folder: read from object storage, or fetched over
-        http(s) with the SSRF guard."""
+    def _fetch(self, url: str, namespace: str) -> Path:
+        """The file at ``url`` in the uploads folder: read from object storage if the operator
+        lets ``namespace`` read it, or fetched over http(s) with the SSRF guard."""
         limits, config = self.state.settings.limits, self.state.config
         max_bytes = min(limits.max_file_bytes, config.max_upload_bytes)
         if is_object_url(url):
+            check_object_access(config.object_store_allow, namespace, url)
             fetched = fetch_object(url, self.state.uploads, max_bytes)
         else:
             policy = FetchPolicy(

@@ -18,6 +18,7 @@ from typing import Any
 
 from omnidex.compat.mixpeek.store import MixpeekStore, Row
 from omnidex.errors import InvalidSpecError
+from omnidex.server.object_access import check_object_access
 from omnidex.server.state import ServerState
 from omnidex.server.uploads import keep, save_stream
 from omnidex.sources.http import FetchPolicy, check_url
@@ -95,15 +96,17 @@ def stored_blob(
     if isinstance(data, dict) and isinstance(data.get("url"), str):
         data = data["url"]
     if isinstance(data, str) and _URL.match(data):
-        check_blob_url(state, data)
+        check_blob_url(state, namespace, data)
         return out | {"url": data, "filename": data.rsplit("/", 1)[-1].split("?", 1)[0]}
     raw, filename = _inline(data, files[prop])
     path = _save(state, raw, filename)
     return out | {"path": str(path), "filename": filename, "size": len(raw)}
 
 
-def check_blob_url(state: ServerState, url: str) -> None:
+def check_blob_url(state: ServerState, namespace: str, url: str) -> None:
+    """PermissionDeniedError or UnsafeUrlError unless ``namespace`` may ingest ``url``."""
     if is_object_url(url):
+        check_object_access(state.config.object_store_allow, namespace, url)
         return
     check_url(url, FetchPolicy(allow_hosts=tuple(state.config.url_allow_hosts)))
 

@@ -22,8 +22,10 @@ from omnidex.embedded import Database
 from omnidex.errors import InvalidSpecError, PayloadTooLargeError
 from omnidex.metadata import check_metadata
 from omnidex.server.auth import State, database, writable_database
+from omnidex.server.object_access import check_object_access
 from omnidex.server.uploads import check_filename, discard, keep, save_stream
 from omnidex.server.webhooks import emit
+from omnidex.sources.object_storage import is_object_url
 from omnidex.types import ObjectRecord, TaskRecord, WebhookEventType
 
 router = APIRouter(prefix="/v1/collections/{name}/objects", tags=["objects"])
@@ -96,6 +98,8 @@ def ingest_url(
 ) -> JSONResponse:
     collection = db.collection(name)
     check_metadata(body.metadata, state.settings.limits)
+    if is_object_url(body.url):
+        check_object_access(state.config.object_store_allow, db.namespace, body.url)
     payload = {"url": body.url, "metadata": body.metadata}
     return _queued(state, collection.info.id, payload, idempotency_key, None)
 
