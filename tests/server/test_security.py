@@ -267,8 +267,9 @@ def test_bad_keys_are_rate_limited_per_address_without_locking_out_good_keys(
     db = omnidex.connect(home)
     _, key = db.create_key("r", "read")
     db.close()
+    # a token every 15 s: a slow machine cannot refill the bucket between two requests
     server, thread, url = start_server(
-        home, workers=0, bad_key_rate_per_minute=60, bad_key_rate_burst=3
+        home, workers=0, bad_key_rate_per_minute=4, bad_key_rate_burst=3
     )
     guesses = [{"Authorization": f"Bearer odx_{key[4:12]}_{'x' * 43}"}, {"X-API-Key": "nope"}, {}]
     try:
@@ -281,7 +282,7 @@ def test_bad_keys_are_rate_limited_per_address_without_locking_out_good_keys(
             assert limited.status_code == 429
             assert limited.json()["error"]["code"] == "rate_limited"
             assert "without a valid API key from 127.0.0.1" in limited.json()["error"]["message"]
-            assert 1 <= int(limited.headers["Retry-After"]) <= 2
+            assert 1 <= int(limited.headers["Retry-After"]) <= 15
             good = {"Authorization": f"Bearer {key}"}
             assert [client.get("/v1/collections", headers=good).status_code for _ in range(5)] == [
                 200
