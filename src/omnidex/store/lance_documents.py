@@ -15,9 +15,10 @@ on a thread and for tables that are not on a local disk: exact below
 refine step, above it. Filters are compiled by :mod:`omnidex.store.filter_sql` and applied before
 the top-k. Replacing an object's documents is one ``merge_insert``: atomic.
 
-A search reads a local table through Lance itself (schema, full-text and in-memory vector
-search), so a process that only searches never imports LanceDB, whose import costs seconds;
-writes, listings and tables on object stores open the table through LanceDB on first use.
+Reads go through Lance itself (schema, ``get``, ``count``, ``vectors``, full-text and, for a local
+table, the in-memory vector search), so a process that only reads never imports LanceDB, whose
+import costs seconds; writes, listings and LanceDB's own vector search open the table through
+LanceDB on first use.
 """
 
 from __future__ import annotations
@@ -362,7 +363,7 @@ class LanceDocumentStore:
 
     def get(self, collection_id: str, doc_id: str) -> Document | None:
         layout = self._layout(collection_id)
-        found = layout.table.search().where(f"id = {sql_literal(doc_id)}").limit(1).to_arrow()
+        found = layout.dataset().to_table(filter=f"id = {sql_literal(doc_id)}", limit=1)
         docs = _documents(found, layout)
         return docs[0] if docs else None
 
@@ -386,7 +387,7 @@ class LanceDocumentStore:
     def count(self, collection_id: str, where: Filter | None = None) -> int:
         layout = self._layout(collection_id)
         predicate = None if where is None else layout.where(where)
-        return int(layout.table.count_rows(predicate))
+        return int(layout.dataset().count_rows(predicate))
 
     def vector_search(
         self,
@@ -456,12 +457,10 @@ class LanceDocumentStore:
         if not doc_ids:
             return {}
         wanted = ", ".join(sql_literal(i) for i in dict.fromkeys(doc_ids))
-        found = (
-            layout.table.search()
-            .where(f"id IN ({wanted}) AND {column} IS NOT NULL")
-            .select(["id", column])
-            .limit(len(doc_ids))
-            .to_arrow()
+        found = layout.dataset().to_table(
+            columns=["id", column],
+            filter=f"id IN ({wanted}) AND {column} IS NOT NULL",
+            limit=len(doc_ids),
         )
         return dict(zip(found["id"].to_pylist(), found[column].to_pylist(), strict=True))
 
