@@ -5,13 +5,16 @@ embedder on torch, which writes its ONNX export beside the model — then runs f
 ``omnidex search`` processes alternately on today's path (the ONNX export ignored, so the query is
 embedded by sentence-transformers on torch) and on the new one, N times each. Checks that both
 return the same hits and scores (within 1e-4), and prints one JSON line with both medians and
-the ratio. Goal: the new path < 2 s wall.
+the ratio, with the CPU seconds (user + system) each path's processes used — on a shared
+machine wall time follows the load, CPU time much less — and the load average during the run.
+Goal: the new path < 2 s wall.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,13 +37,20 @@ app(sys.argv[1:])
 _ONNX = "import sys\nfrom omnidex.cli.main import app\napp(sys.argv[1:])\n"
 
 
-def timed(code: str, env: dict[str, str]) -> tuple[float, list[dict[str, object]]]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(code: str, env: dict[str, str]) -> tuple[float, float, list[dict[str, object]]]:
+    """Wall and CPU seconds of one fresh search process, and its hits."""
     args = ["search", QUERY, "-c", "demo", "--json", "-k", "5"]
-    start = time.perf_counter()
+    cpu, start = _children_cpu(), time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True
     )
-    return time.perf_counter() - start, json.loads(result.stdout)
+    wall = time.perf_counter() - start
+    return wall, _children_cpu() - cpu, json.loads(result.stdout)
 
 
 def same(a: list[dict[str, object]], b: list[dict[str, object]]) -> bool:
@@ -56,13 +66,17 @@ def main() -> None:
         script = Path(sys.executable).with_name("omnidex")
         subprocess.run([str(script), "demo"], env=env, check=True, capture_output=True)
         timed(_ONNX, env)  # warm the file system cache
-        torch_s, onnx_s, agree = [], [], True
+        torch_s, onnx_s, torch_cpu, onnx_cpu, agree = [], [], [], [], True
+        load_before = os.getloadavg()[0]
         for _ in range(RUNS):
-            seconds, torch_hits = timed(_TORCH, env)
+            seconds, cpu, torch_hits = timed(_TORCH, env)
             torch_s.append(seconds)
-            seconds, onnx_hits = timed(_ONNX, env)
+            torch_cpu.append(cpu)
+            seconds, cpu, onnx_hits = timed(_ONNX, env)
             onnx_s.append(seconds)
+            onnx_cpu.append(cpu)
             agree = agree and same(torch_hits, onnx_hits)
+        load_after = os.getloadavg()[0]
     torch_median, onnx_median = statistics.median(torch_s), statistics.median(onnx_s)
     print(
         json.dumps(
@@ -72,6 +86,10 @@ def main() -> None:
                 "torch_path_s": round(torch_median, 3),
                 "onnx_path_s": round(onnx_median, 3),
                 "ratio": round(torch_median / onnx_median, 2),
+                "torch_path_cpu_s": round(statistics.median(torch_cpu), 3),
+                "onnx_path_cpu_s": round(statistics.median(onnx_cpu), 3),
+                "onnx_path_min_s": round(min(onnx_s), 3),
+                "load_average_1min": [round(load_before, 2), round(load_after, 2)],
                 "same_hits": agree,
                 "goal_s": GOAL_S,
                 "meets_goal": onnx_median < GOAL_S,

@@ -20,10 +20,8 @@ from omnidex.config import Settings
 from omnidex.errors import InvalidSpecError, NotFoundError
 from omnidex.media.images import as_image, open_image
 from omnidex.metadata import check_metadata
-from omnidex.pipeline.ask import ask, phi4_options
-from omnidex.pipeline.local_runner import LocalRunner, ProgressCallback
 from omnidex.pipeline.plan import Plan, build_plan, default_extractors, normalize_spec
-from omnidex.pipeline.ray_runner import RayOptions, RayRunner
+from omnidex.pipeline.ray_options import RayOptions
 from omnidex.presets import preset_spec
 from omnidex.retrieval.candidates import Source
 from omnidex.retrieval.defaults import default_retriever_spec
@@ -53,6 +51,9 @@ from omnidex.types import (
 
 if TYPE_CHECKING:
     from PIL import Image
+
+    from omnidex.pipeline.local_runner import LocalRunner, ProgressCallback
+    from omnidex.pipeline.ray_runner import RayRunner
 
 ImageArg: TypeAlias = "str | Path | bytes | Image.Image"
 log = logging.getLogger(__name__)
@@ -295,6 +296,10 @@ class Collection:
             return self._runner(runner).ingest(paths, metadata, task_ids=task_ids)
 
     def _runner(self, runner: Runner) -> LocalRunner | RayRunner:
+        # the runners are imported here: a process that only searches never needs them
+        from omnidex.pipeline.local_runner import LocalRunner
+        from omnidex.pipeline.ray_runner import RayRunner
+
         args = (self.db.catalog, self.db.documents, self.info, self.plan, self.db.settings)
         if runner == "local":
             return LocalRunner(*args)
@@ -356,6 +361,8 @@ class Collection:
     def ask(self, doc_id: str, question: str, max_new_tokens: int = 256) -> str:
         """Ask Phi-4-multimodal a question about one image, PDF page or video scene, with the
         model and backend of the collection's Phi-4 extractor (see :mod:`omnidex.pipeline.ask`)."""
+        from omnidex.pipeline.ask import ask, phi4_options
+
         options = phi4_options(self.info.spec, self.name)
         return ask(options, self.get(doc_id), question, self.db.settings, max_new_tokens)
 

@@ -54,6 +54,13 @@ def split_feature_address(address: str) -> tuple[str, str]:
     return ref, feature
 
 
+class _Model(BaseModel):
+    """The base of the models here: each builds its validator on first use rather than at
+    import, since most processes use only a few of them (a search, a listing)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 # --- specs ------------------------------------------------------------------------------------
 
 
@@ -66,7 +73,7 @@ class FeatureType(StrEnum):
     """A short keyword (a language code, an engine name): filterable, never searched or embedded."""
 
 
-class FeatureSpec(BaseModel):
+class FeatureSpec(_Model):
     """One output of an extractor. Text features are full-text indexed; vectors have a ``dim``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -83,7 +90,7 @@ class FeatureColumn(FeatureSpec):
     address: str
 
 
-class ExtractorResources(BaseModel):
+class ExtractorResources(_Model):
     """What one extractor asks of the machine that runs it.
 
     ``batch_size`` (segments per call) applies to every runner; the rest is for the Ray runner:
@@ -99,7 +106,7 @@ class ExtractorResources(BaseModel):
     concurrency: int = Field(1, ge=1, le=1024, description="most actors (Ray runner)")
 
 
-class ExtractorSpec(BaseModel):
+class ExtractorSpec(_Model):
     """An extractor as named in a collection spec: ``{"name": "ocr@v1", "params": {}}``, with
     optional ``resources`` (batch size; CPUs, GPUs and actors on a Ray cluster)."""
 
@@ -125,7 +132,7 @@ DEFAULT_MIN_SEGMENT_S = 0.25
 while a real short shot (the shot detector keeps cuts 15 frames apart) stays a document."""
 
 
-class SegmentationSpec(BaseModel):
+class SegmentationSpec(_Model):
     """How video and audio are cut into segments (text chunking is ``page_text@v1``'s params).
 
     ``scene``: at shot boundaries (video; audio-only files fall back to ``silence``); ``time``:
@@ -151,7 +158,7 @@ class SegmentationSpec(BaseModel):
         return self
 
 
-class CollectionSpec(BaseModel):
+class CollectionSpec(_Model):
     """How sources become documents: how media is cut, and the extractors that run, in order."""
 
     model_config = ConfigDict(extra="forbid")
@@ -160,7 +167,7 @@ class CollectionSpec(BaseModel):
     segmentation: SegmentationSpec = Field(default_factory=SegmentationSpec)
 
 
-class CollectionInfo(BaseModel):
+class CollectionInfo(_Model):
     id: str
     namespace: str
     name: str
@@ -202,7 +209,7 @@ class Segment:
     """Features produced so far by earlier extractors, by address (text for the embedder)."""
 
 
-class Document(BaseModel):
+class Document(_Model):
     """The retrievable unit: coordinates, features by address, thumbnail, lineage, metadata."""
 
     id: str
@@ -228,19 +235,19 @@ class Document(BaseModel):
         return "\n".join(v for v in self.features.values() if isinstance(v, str) and v.strip())
 
 
-class StageScore(BaseModel):
+class StageScore(_Model):
     score: float
     rank: int
 
 
-class Evidence(BaseModel):
+class Evidence(_Model):
     """Text of a hit that matched: which feature it came from and the passage."""
 
     field: str
     text: str
 
 
-class Moment(BaseModel):
+class Moment(_Model):
     """Adjacent hits of one object merged into one time range (or page run, ``page`` to
     ``end_page``) by ``group_by``."""
 
@@ -253,7 +260,7 @@ class Moment(BaseModel):
     snippet: str = ""
 
 
-class Hit(BaseModel):
+class Hit(_Model):
     """One result: the document's coordinates, its score and, in ``provenance``, each stage's score
     and rank for it (searches inside a stage as ``stage/search``); ``matched`` names the searches
     that found it, ``evidence`` the text that matched; ``moments`` the best moments of a group."""
@@ -316,7 +323,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class InputSpec(BaseModel):
+class InputSpec(_Model):
     """An input a retriever declares: ``query: text`` (embedded and matched as words), ``string``
     (a plain value, e.g. a speaker), ``number``, ``boolean``, ``date`` (ISO 8601), ``image``."""
 
@@ -328,7 +335,7 @@ class InputSpec(BaseModel):
     description: str = ""
 
 
-class StageSpec(BaseModel):
+class StageSpec(_Model):
     """One stage: a registered ``type``, its ``params`` (values may be ``{{inputs.name}}``), and
     an ``id`` naming it in provenance and ``explain`` (default: its type, numbered if repeated)."""
 
@@ -339,7 +346,7 @@ class StageSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class RetrieverSpec(BaseModel):
+class RetrieverSpec(_Model):
     """A saved multi-stage retrieval pipeline over one or more collections of a namespace."""
 
     model_config = ConfigDict(extra="forbid")
@@ -366,7 +373,7 @@ class RetrieverSpec(BaseModel):
         return inputs
 
 
-class RetrieverInfo(BaseModel):
+class RetrieverInfo(_Model):
     namespace: str
     name: str
     version: int
@@ -375,7 +382,7 @@ class RetrieverInfo(BaseModel):
     updated_at: datetime
 
 
-class StageReport(BaseModel):
+class StageReport(_Model):
     """What one stage did in a run: its time and how many candidates went in and came out."""
 
     id: str
@@ -386,7 +393,7 @@ class StageReport(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-class RetrievalResult(BaseModel):
+class RetrievalResult(_Model):
     hits: list[Hit]
     stages: list[StageReport]
     total_ms: float
@@ -402,7 +409,7 @@ class KeyRole(StrEnum):
     WRITE = "write"
 
 
-class ApiKeyInfo(BaseModel):
+class ApiKeyInfo(_Model):
     """An API key as it may be shown: its public id and bookkeeping, never its secret or hash."""
 
     id: str
@@ -424,7 +431,7 @@ class ObjectStatus(StrEnum):
     FAILED = "failed"
 
 
-class ObjectRecord(BaseModel):
+class ObjectRecord(_Model):
     id: str
     collection_id: str
     sha256: str
@@ -448,7 +455,7 @@ class TaskState(StrEnum):
     CANCELED = "canceled"
 
 
-class TaskRecord(BaseModel):
+class TaskRecord(_Model):
     id: str
     collection_id: str
     object_id: str | None
@@ -478,7 +485,7 @@ class IngestStatus(StrEnum):
     FAILED = "failed"
 
 
-class IngestResult(BaseModel):
+class IngestResult(_Model):
     """What happened to one source: its object, how many documents, or why it failed."""
 
     source: str
@@ -500,7 +507,7 @@ class WebhookEventType(StrEnum):
     OBJECT_DELETED = "object.deleted"
 
 
-class WebhookInfo(BaseModel):
+class WebhookInfo(_Model):
     """A webhook as it may be shown: where it posts and what it listens to, never its secret."""
 
     id: str
@@ -510,7 +517,7 @@ class WebhookInfo(BaseModel):
     created_at: datetime
 
 
-class WebhookEvent(BaseModel):
+class WebhookEvent(_Model):
     """What a webhook receives, the JSON body of a delivery: ``data`` is the task or object."""
 
     id: str
@@ -526,7 +533,7 @@ class DeliveryState(StrEnum):
     FAILED = "failed"
 
 
-class WebhookDelivery(BaseModel):
+class WebhookDelivery(_Model):
     """One event on its way to one webhook: ``attempts`` so far, the last answer's status or the
     last error. ``url``, ``secret`` and ``body`` are what the sender needs; never sent out."""
 

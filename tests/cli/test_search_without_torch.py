@@ -1,4 +1,5 @@
-"""A fresh ``omnidex search`` process embeds its query on ONNX Runtime, never importing torch."""
+"""A fresh ``omnidex search`` process embeds its query on ONNX Runtime and reads Lance directly,
+never importing torch, LanceDB or the ingest machinery."""
 
 from __future__ import annotations
 
@@ -14,16 +15,27 @@ from typer.testing import CliRunner
 from omnidex.cli.main import app
 from omnidex.models.onnx_text import EXPORT_DIR
 
+# What a search never needs: torch and its kin (the query runs on ONNX Runtime), LanceDB (seconds
+# to import; Lance reads a local table), huggingface_hub, and the ingest runners.
+_HEAVY = (
+    "torch",
+    "sentence_transformers",
+    "transformers",
+    "lancedb",
+    "huggingface_hub",
+    "omnidex.pipeline.local_runner",
+    "omnidex.pipeline.ray_runner",
+)
 # Runs the CLI as the console script does, then says which heavy modules it imported.
-_PROBE = """
+_PROBE = f"""
 import json, sys
 from omnidex.cli.main import app
 try:
     app(sys.argv[1:])
 except SystemExit as exit:
     code = exit.code
-heavy = sorted(m for m in ("torch", "sentence_transformers", "transformers") if m in sys.modules)
-print(json.dumps({"code": code, "heavy": heavy}))
+heavy = sorted(m for m in {_HEAVY!r} if m in sys.modules)
+print(json.dumps({{"code": code, "heavy": heavy}}))
 """
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +99,45 @@ def test_checksum(tmp_path: Path) -> None:
         verify_sha256(weights, hashlib.sha256(b"weights").hexdigest())
     with pytest.raises(ModelLoadError, match="missing"):
         verify_sha256(tmp_path / "absent.safetensors", GT_PACKAGE_SHA256)
+
+
+_DIGEST = "import sys; from pathlib import Path; from omnidex.models.hub import sha256_of; " + (
+    "print(sha256_of(Path(sys.argv[1])))"
+)
+
+
+def test_digest_is_kept_for_fresh_processes_until_the_file_changes(
+    tmp_path: Path, empty_hf_cache: Path
+) -> None:
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"weights one")
+
+    def fresh_process() -> str:
+        args = [sys.executable, "-c", _DIGEST, str(weights)]
+        return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
+
+    assert fresh_process() == hashlib.sha256(b"weights one").hexdigest()
+    digests = empty_hf_cache.parent / "omnidex-digests.json"  # beside the hub cache
+    kept = json.loads(digests.read_text())[str(weights.resolve())]
+    assert kept["sha256"] == hashlib.sha256(b"weights one").hexdigest()
+    assert fresh_process() == kept["sha256"]
+    before = weights.stat()
+    weights.write_bytes(b"weights two")  # same size, same mtime: only the change time tells
+    os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert weights.stat().st_size == before.st_size
+    assert fresh_process() == hashlib.sha256(b"weights two").hexdigest()
+
+
+def test_an_uncached_model_is_looked_up_without_importing_huggingface_hub() -> None:
+    code = (
+        "import sys\n"
+        "from omnidex.errors import ModelLoadError\n"
+        "from omnidex.models.hub import resolve_model\n"
+        "try:\n"
+        "    resolve_model('acme/absent')\n"
+        "except ModelLoadError as exc:\n"
+        "    print('Hugging Face cache: not in' in exc.message, 'huggingface_hub' in sys.modules)\n"
+    )
+    args = [sys.executable, "-c", code]
+    result = subprocess.run(args, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["True", "False"]

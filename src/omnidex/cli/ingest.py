@@ -12,7 +12,7 @@ from omnidex.cli.context import console, errors, state
 from omnidex.cli.render import ingest_summary, ingest_table, to_json
 from omnidex.errors import InvalidSpecError
 from omnidex.pipeline import interrupts
-from omnidex.pipeline.ray_runner import RayOptions
+from omnidex.pipeline.ray_options import RayOptions
 from omnidex.sources.local import expand_sources
 from omnidex.types import IngestResult, IngestStatus
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import os
 import socket
@@ -94,9 +95,13 @@ def hf_cache_dir() -> Path:
 
 
 def _hf_cache(model_id: str, revision: str | None, patterns: tuple[str, ...] | None) -> Path:
+    cache = hf_cache_dir()
+    if not (cache / ("models--" + model_id.replace("/", "--"))).is_dir():
+        # the hub's cache folder for this repository: without it nothing is cached, and
+        # huggingface_hub (a second to import) need not be asked
+        raise _NotFound(f"not in {cache}")
     from huggingface_hub import snapshot_download
 
-    cache = hf_cache_dir()
     try:
         return Path(
             snapshot_download(
@@ -169,15 +174,46 @@ def _gt_package(model_id: str, revision: str | None, patterns: tuple[str, ...] |
 
 
 def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file; memoized while its size and mtime stay the same."""
+    """Hex sha256 of a file; memoized in this process and across processes (:func:`digests_file`)
+    while the file's size, modification and change times and inode stay the same."""
     stat = path.stat()
-    return _sha256(str(path), stat.st_size, stat.st_mtime_ns)
+    stamp = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+    return _sha256(str(path.resolve()), stamp)
+
+
+def digests_file() -> Path:
+    """Where the digests of weights files are kept between processes, beside the hub cache, so
+    that a fresh process (a CLI search) does not read 90 MB of weights to check them again. A
+    file whose content changes gets a new change time (which only the system clock can forge),
+    so its old digest no longer applies."""
+    return hf_cache_dir().parent / "omnidex-digests.json"
 
 
 @functools.lru_cache(maxsize=32)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
+def _sha256(path: str, stamp: tuple[int, int, int, int]) -> str:
+    memo_file = digests_file()
+    try:
+        memo = json.loads(memo_file.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    if not isinstance(memo, dict):
+        memo = {}
+    entry = memo.get(path)
+    if isinstance(entry, dict) and entry.get("stamp") == list(stamp):
+        digest = entry.get("sha256")
+        if isinstance(digest, str) and len(digest) == 64:
+            return digest
     with open(path, "rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
+        digest = hashlib.file_digest(file, "sha256").hexdigest()
+    memo[path] = {"stamp": list(stamp), "sha256": digest}
+    try:  # best effort: a read-only cache only means hashing again next time
+        memo_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = memo_file.with_name(f"{memo_file.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps(memo))
+        os.replace(partial, memo_file)
+    except OSError:
+        log.debug("cannot write %s", memo_file, exc_info=True)
+    return digest
 
 
 def verify_sha256(path: Path, expected: str) -> None:

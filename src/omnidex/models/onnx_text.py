@@ -38,6 +38,8 @@ class OnnxTextEmbedder:
         folder = path / EXPORT_DIR
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        # no busy-waiting threads between the few runs of a search: they only burn CPU
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
             str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )

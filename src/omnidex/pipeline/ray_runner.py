@@ -42,6 +42,7 @@ from omnidex.errors import (
 from omnidex.pipeline.ledger import Ledger, unchanged
 from omnidex.pipeline.local_runner import ProgressCallback
 from omnidex.pipeline.plan import Plan
+from omnidex.pipeline.ray_options import RayOptions
 from omnidex.pipeline.ray_stages import (
     UNCHANGED,
     ExtractorStage,
@@ -69,20 +70,6 @@ WORKER_RETRIES = 3
 """How often a task is retried, or an actor restarted, after its worker process died (a lost
 node, an OOM kill). Ray's default is forever, which turns a file that crashes its worker every
 time into a run that never ends; past this bound the run stops with :class:`ClusterError`."""
-
-
-@dataclass(frozen=True)
-class RayOptions:
-    address: str | None = None
-    """A cluster to join: ``ray://host:10001`` (Ray Client), ``host:6379``, or ``auto`` (the one
-    started with ``ray start`` on this machine); None: ``RAY_ADDRESS`` if set, else a new local
-    cluster with every core."""
-    max_failures: int | None = None
-    """The error budget: how many objects may fail before the run stops; None: no limit."""
-    scratch_dir: Path | None = None
-    """Where workers decode video and audio; default ``<home>/scratch``."""
-    segment_cpus: float = 1.0
-    """CPUs each read-and-segment task holds."""
 
 
 def import_ray() -> ModuleType:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from omnidex.embedded import Runner
 from omnidex.errors import ClusterError, NotFoundError, OmnidexError, StoreError
-from omnidex.pipeline.ray_runner import RayOptions
+from omnidex.pipeline.ray_options import RayOptions
 from omnidex.server.object_access import check_object_access
 from omnidex.server.state import ServerState
 from omnidex.server.uploads import move_into

@@ -14,6 +14,11 @@ on a thread and for tables that are not on a local disk: exact below
 :data:`VECTOR_INDEX_MIN_ROWS` rows, through the IVF_HNSW_SQ index ``optimize`` builds, with a
 refine step, above it. Filters are compiled by :mod:`omnidex.store.filter_sql` and applied before
 the top-k. Replacing an object's documents is one ``merge_insert``: atomic.
+
+Reads go through Lance itself (schema, ``get``, ``count``, ``vectors``, full-text and, for a local
+table, the in-memory vector search), so a process that only reads never imports LanceDB, whose
+import costs seconds; writes, listings and LanceDB's own vector search open the table through
+LanceDB on first use.
 """
 
 from __future__ import annotations
@@ -24,19 +29,17 @@ import json
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
-import lancedb
+import lance
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq
-from lancedb.query import ColumnOrdering, FullTextOperator, MultiMatchQuery
+from lance.query import FullTextOperator, MultiMatchQuery
 
 from omnidex.config import Limits
 from omnidex.errors import InvalidSpecError, LimitExceededError, NotFoundError, StoreError
@@ -117,14 +120,32 @@ def _write_schema(features: Sequence[FeatureColumn]) -> pa.Schema:
 @dataclass(frozen=True)
 class _Layout:
     """A collection's table with what its schema says: feature columns, typed metadata columns
-    and the write schema."""
+    and the write schema. ``path`` is the table's folder when it is on a local disk (where Lance
+    reads it directly and the in-memory vector index serves searches), else None; the LanceDB
+    table is opened by ``opener`` when first needed."""
 
-    table: Any
     schema: pa.Schema
+    path: str | None
+    opener: Callable[[], Any]
 
     @classmethod
     def of(cls, table: Any) -> _Layout:
-        return cls(table, _writable(table.schema))
+        uri = str(table.to_lance().uri)
+        return cls(_writable(table.schema), None if "://" in uri else uri, lambda: table)
+
+    def reopened(self) -> _Layout:
+        """This layout after its table's schema changed (same table, same path)."""
+        table = self.table
+        return _Layout(_writable(table.schema), self.path, lambda: table)
+
+    @cached_property
+    def table(self) -> Any:
+        """The LanceDB table (writes, listings, and searches of tables not on a local disk)."""
+        return self.opener()
+
+    def dataset(self) -> Any:
+        """The table's latest version as a Lance dataset."""
+        return self.table.to_lance() if self.path is None else lance.dataset(self.path)
 
     @cached_property
     def features(self) -> tuple[FeatureColumn, ...]:
@@ -152,13 +173,6 @@ class _Layout:
         fields and metadata, not its features (long texts are read per search)."""
         features = set(self.columns.values())
         return [n for n in self.hit_columns if n not in features]
-
-    @cached_property
-    def path(self) -> str | None:
-        """The table's folder when it is on a local disk (where the in-memory vector index
-        serves searches), else None."""
-        uri = str(self.table.to_lance().uri)
-        return None if "://" in uri else uri
 
     def where(self, f: Filter) -> str:
         return compile_filter(f, self.columns, self.meta)
@@ -219,10 +233,18 @@ class LanceDocumentStore:
     def __init__(self, uri: str | Path, max_metadata_columns: int = _MAX_METADATA_COLUMNS) -> None:
         self.uri = str(uri)
         self.max_metadata_columns = max_metadata_columns
-        self._db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
+        self._local = None if "://" in self.uri else Path(self.uri).absolute()
+        if self._local is not None:
+            self._local.mkdir(parents=True, exist_ok=True)
         self._layouts: dict[str, _Layout] = {}
         self._lock = threading.Lock()
         self._memory = MemoryIndexes()
+
+    @cached_property
+    def _db(self) -> Any:
+        import lancedb  # seconds to import: only once something needs it
+
+        return lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
 
     # --- tables ------------------------------------------------------------------------------
 
@@ -235,16 +257,31 @@ class LanceDocumentStore:
             raise NotFoundError(
                 f"collection {collection_id!r} does not exist", collection=collection_id
             )
+        layout = self._read_layout(collection_id) or _Layout.of(self._open_table(collection_id))
+        with self._lock:
+            self._layouts[collection_id] = layout
+        return layout
+
+    def _read_layout(self, collection_id: str) -> _Layout | None:
+        """The layout of a local table read by Lance, without LanceDB; None when the store is
+        not on a local disk or Lance finds no table there (LanceDB then opens it, or says
+        it does not exist)."""
+        if self._local is None:
+            return None
+        path = str(self._local / f"{collection_id}.lance")
         try:
-            table = self._db.open_table(collection_id)
+            dataset = lance.dataset(path)
+        except (ValueError, OSError):
+            return None
+        return _Layout(_writable(dataset.schema), path, partial(self._open_table, collection_id))
+
+    def _open_table(self, collection_id: str) -> Any:
+        try:
+            return self._db.open_table(collection_id)
         except (ValueError, FileNotFoundError):
             raise NotFoundError(
                 f"collection {collection_id!r} does not exist", collection=collection_id
             ) from None
-        layout = _Layout.of(table)
-        with self._lock:
-            self._layouts[collection_id] = layout
-        return layout
 
     def create_collection(self, collection_id: str, features: Sequence[FeatureColumn]) -> None:
         if not _TABLE_NAME.match(collection_id):
@@ -261,7 +298,7 @@ class LanceDocumentStore:
         missing = [f for f in features if f.address not in layout.columns]
         if missing:
             layout.table.add_columns([_feature_field(f) for f in missing])
-            layout = _Layout.of(layout.table)
+            layout = layout.reopened()
         with self._lock:
             self._layouts[collection_id] = layout
         _ensure_fts(layout)
@@ -329,7 +366,7 @@ class LanceDocumentStore:
                 limit="max_metadata_columns",
             )
         layout.table.add_columns(addable)
-        layout = _Layout.of(layout.table)
+        layout = layout.reopened()
         with self._lock:
             self._layouts[collection_id] = layout
         return layout
@@ -342,7 +379,7 @@ class LanceDocumentStore:
 
     def get(self, collection_id: str, doc_id: str) -> Document | None:
         layout = self._layout(collection_id)
-        found = layout.table.search().where(f"id = {sql_literal(doc_id)}").limit(1).to_arrow()
+        found = layout.dataset().to_table(filter=f"id = {sql_literal(doc_id)}", limit=1)
         docs = _documents(found, layout)
         return docs[0] if docs else None
 
@@ -353,6 +390,8 @@ class LanceDocumentStore:
         limit: int = 100,
         offset: int = 0,
     ) -> builtins.list[Document]:
+        from lancedb.query import ColumnOrdering
+
         layout = self._layout(collection_id)
         query = layout.table.search().order_by(
             [ColumnOrdering(column_name="object_id"), ColumnOrdering(column_name="key")]
@@ -364,7 +403,7 @@ class LanceDocumentStore:
     def count(self, collection_id: str, where: Filter | None = None) -> int:
         layout = self._layout(collection_id)
         predicate = None if where is None else layout.where(where)
-        return int(layout.table.count_rows(predicate))
+        return int(layout.dataset().count_rows(predicate))
 
     def vector_search(
         self,
@@ -415,13 +454,15 @@ class LanceDocumentStore:
         words = " ".join(_WORD.findall(query))
         if not words or not columns or k < 1:
             return []
-        search = layout.table.search(
-            MultiMatchQuery(words, columns, boosts=None, operator=FullTextOperator.OR),
-            query_type="fts",
+        sql = None if where is None else layout.where(where)
+        found = layout.dataset().to_table(
+            columns=[*layout.hit_columns, "_score"],
+            full_text_query=MultiMatchQuery(words, columns, operator=FullTextOperator.OR),
+            filter=sql,
+            prefilter=sql is not None,
+            limit=k,
+            disable_scoring_autoprojection=True,
         )
-        if where is not None:
-            search = search.where(layout.where(where), prefilter=True)
-        found = search.select([*layout.hit_columns, "_score"]).limit(k).to_arrow()
         return list(zip(_documents(found, layout), found["_score"].to_pylist(), strict=True))
 
     def vectors(
@@ -432,12 +473,10 @@ class LanceDocumentStore:
         if not doc_ids:
             return {}
         wanted = ", ".join(sql_literal(i) for i in dict.fromkeys(doc_ids))
-        found = (
-            layout.table.search()
-            .where(f"id IN ({wanted}) AND {column} IS NOT NULL")
-            .select(["id", column])
-            .limit(len(doc_ids))
-            .to_arrow()
+        found = layout.dataset().to_table(
+            columns=["id", column],
+            filter=f"id IN ({wanted}) AND {column} IS NOT NULL",
+            limit=len(doc_ids),
         )
         return dict(zip(found["id"].to_pylist(), found[column].to_pylist(), strict=True))
 
@@ -480,6 +519,8 @@ def _indexed_columns(layout: _Layout) -> set[str]:
 
 
 def _ensure_fts(layout: _Layout) -> None:
+    from lancedb.index import FTS
+
     indexed = _indexed_columns(layout)
     for column in layout.text_columns():
         if column not in indexed:
@@ -497,6 +538,8 @@ def _ensure_fts(layout: _Layout) -> None:
 
 
 def _ensure_vector_indexes(layout: _Layout) -> None:
+    from lancedb.index import IvfHnswSq
+
     rows = layout.table.count_rows()
     if rows < VECTOR_INDEX_MIN_ROWS:
         return
@@ -511,6 +554,9 @@ def _ensure_vector_indexes(layout: _Layout) -> None:
 
 
 def _ensure_metadata_indexes(layout: _Layout) -> None:
+    import pyarrow.compute as pc
+    from lancedb.index import Bitmap, BTree
+
     indexed = _indexed_columns(layout)
     for (_, kind), column in layout.meta.items():
         if column in indexed:
