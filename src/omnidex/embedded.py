@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from pydantic import ValidationError
 
 from omnidex.config import Settings
-from omnidex.errors import InvalidSpecError, NotFoundError
+from omnidex.errors import InvalidSpecError, NotFoundError, TaskStateError
 from omnidex.media.images import as_image, open_image
+from omnidex.metadata import check_change, merge_metadata
 from omnidex.pipeline.ask import ask, phi4_options
 from omnidex.pipeline.local_runner import LocalRunner, ProgressCallback
 from omnidex.pipeline.plan import Plan, build_plan, default_extractors, normalize_spec
@@ -37,6 +38,7 @@ from omnidex.store.lance_documents import LanceDocumentStore
 from omnidex.types import (
     ApiKeyInfo,
     CollectionInfo,
+    DeletedObjects,
     Document,
     ExtractorSpec,
     Hit,
@@ -380,12 +382,65 @@ class Collection:
             )
         return record
 
+    def update_metadata(
+        self,
+        object_id: str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        remove: Sequence[str] = (),
+    ) -> ObjectRecord:
+        """Merge ``metadata`` into an object's metadata and drop the keys in ``remove``, without
+        extracting anything again: its documents keep their ids and features and get the new
+        metadata in one atomic write, so filters see it at once, and ingesting the same file
+        with the new metadata is then ``unchanged``. Returns the updated object."""
+        given = check_change(metadata, remove)
+        with self._lock:
+            record = self.object(object_id)
+            if record.status in (ObjectStatus.PENDING, ObjectStatus.PROCESSING):
+                raise TaskStateError(
+                    f"object {object_id!r} is being ingested ({record.status.value}); change "
+                    "its metadata once that is done",
+                    id=object_id,
+                )
+            merged = merge_metadata(record.metadata, given, remove)
+            self.db.documents.set_metadata(self.info.id, object_id, merged)
+            return self.db.catalog.put_object(record.model_copy(update={"metadata": merged}))
+
     def delete_object(self, object_id: str) -> int:
         """Remove an object and all its documents; returns how many documents went."""
         self.object(object_id)
         with self._lock:
-            removed = self.db.documents.delete_object(self.info.id, object_id)
-            self.db.catalog.delete_object(self.info.id, object_id)
+            return self._delete(object_id)
+
+    def delete_objects(
+        self, where: str | Filter | None, *, dry_run: bool = False
+    ) -> DeletedObjects:
+        """Remove every object that has a document matching ``where`` (the filter language of
+        :meth:`search`), with all its documents; with ``dry_run``, only say which. An empty
+        filter is refused rather than read as "everything". Each object goes in its own atomic
+        step, so an interruption leaves whole objects, deleted or not."""
+        if where is None or (isinstance(where, str) and not where.strip()):
+            raise InvalidSpecError(
+                "give a where filter to delete by; an empty one would delete every object "
+                "(drop the collection for that)",
+                field="where",
+            )
+        wanted = parse_filter(where) if isinstance(where, str) else where
+        with self._lock:
+            records = [
+                record
+                for object_id in sorted(self.db.documents.object_ids(self.info.id, wanted))
+                if (record := self.db.catalog.get_object(self.info.id, object_id)) is not None
+            ]
+            if dry_run:
+                documents = sum(r.document_count for r in records)
+            else:
+                documents = sum(self._delete(r.id) for r in records)
+        return DeletedObjects(objects=records, documents=documents, dry_run=dry_run)
+
+    def _delete(self, object_id: str) -> int:
+        removed = self.db.documents.delete_object(self.info.id, object_id)
+        self.db.catalog.delete_object(self.info.id, object_id)
         return removed
 
 

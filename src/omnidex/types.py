@@ -440,6 +440,15 @@ class ObjectRecord(BaseModel):
     updated_at: datetime | None = None
 
 
+class DeletedObjects(BaseModel):
+    """What a delete by filter removed, or with ``dry_run`` would remove: the objects that had a
+    document matching the filter, and how many documents they had."""
+
+    objects: list[ObjectRecord]
+    documents: int
+    dry_run: bool = False
+
+
 class TaskState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
