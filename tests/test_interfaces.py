@@ -36,7 +36,7 @@ from omnidex.errors import (
 )
 from omnidex.remote import Client, ServerUnreachableError
 from omnidex.samples import make_text_image
-from omnidex.types import IngestResult, IngestStatus, ObjectStatus
+from omnidex.types import IngestResult, IngestStatus, ObjectStatus, RetrievalResult
 
 from .server.conftest import free_port, start_server
 
@@ -396,15 +396,22 @@ def test_retrievers_saved_run_explained_and_ad_hoc(backend: Backend, corpus: Cor
 
     saved = api.retriever("words", version=1)
     assert saved.name == "words" and saved.info.version == 1 and saved.info.spec.description == ""
-    hits = saved.run({"query": "lentil soup"})
-    assert hits[0].object_id == corpus.ids["recipe.txt"]
+    ran = saved.run({"query": "lentil soup"})
+    assert ran.hits[0].object_id == corpus.ids["recipe.txt"]
     explained = saved.explain({"query": "lentil soup"})
-    assert [s.type for s in explained.stages] == ["feature_search", "limit"]
-    assert [h.id for h in explained.hits] == [h.id for h in hits]
+    assert [s.type for s in explained.stages or []] == ["feature_search", "limit"]
+    assert [h.id for h in explained.hits] == [h.id for h in ran.hits]
 
     ad_hoc = api.retrieve({**WORDS, "name": "once"}, {"query": "ferry morning"})
     assert ad_hoc.hits[0].object_id == corpus.ids["ferry.txt"]
     assert "once" not in [r.name for r in api.retrievers()]
+    ad_hoc_explained = api.retrieve({**WORDS, "name": "once"}, {"query": "ferry"}, explain=True)
+    assert [s.type for s in ad_hoc_explained.stages or []] == ["feature_search", "limit"]
+    # one shape for every run; explaining adds the stage reports and nothing else
+    for result in (ran, explained, ad_hoc, ad_hoc_explained):
+        assert type(result) is RetrievalResult and result.total_ms > 0
+    assert ran.stages is None and ad_hoc.stages is None
+    assert set(RetrievalResult.model_fields) == {"hits", "total_ms", "stages"}
 
     api.delete_retriever("words")
     with pytest.raises(NotFoundError):

@@ -188,10 +188,15 @@ class Database:
         self.catalog.delete_retriever(self.namespace, name)
 
     def retrieve(
-        self, spec: RetrieverSpec | dict[str, Any], inputs: dict[str, Any] | None = None
+        self,
+        spec: RetrieverSpec | dict[str, Any],
+        inputs: dict[str, Any] | None = None,
+        *,
+        explain: bool = False,
     ) -> RetrievalResult:
-        """Run a retriever spec without saving it."""
-        return self._retriever(_retriever_spec(spec)).run(inputs)
+        """Run a retriever spec without saving it; with ``explain``, the result has each stage's
+        report too, as :meth:`SavedRetriever.explain` gives."""
+        return _shown(self._retriever(_retriever_spec(spec)).run(inputs), explain)
 
     def _retriever(self, spec: RetrieverSpec) -> Retriever:
         sources = [self.collection(name).source() for name in spec.collections]
@@ -455,12 +460,18 @@ class SavedRetriever:
     def name(self) -> str:
         return self.info.name
 
-    def run(self, inputs: dict[str, Any] | None = None) -> list[Hit]:
-        return self._retriever.run(inputs).hits
+    def run(self, inputs: dict[str, Any] | None = None) -> RetrievalResult:
+        """The hits (``.hits``) and the run's time."""
+        return _shown(self._retriever.run(inputs), explain=False)
 
     def explain(self, inputs: dict[str, Any] | None = None) -> RetrievalResult:
-        """The hits with each stage's timing and candidate counts."""
+        """:meth:`run`'s result with each stage's timing and candidate counts (``.stages``)."""
         return self._retriever.run(inputs)
+
+
+def _shown(result: RetrievalResult, explain: bool) -> RetrievalResult:
+    """A run's result as a caller asked for it: with its stage reports only when explaining."""
+    return result if explain else result.model_copy(update={"stages": None})
 
 
 def _retriever_spec(spec: RetrieverSpec | dict[str, Any]) -> RetrieverSpec:

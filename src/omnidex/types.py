@@ -387,9 +387,13 @@ class StageReport(BaseModel):
 
 
 class RetrievalResult(BaseModel):
+    """What every retriever run answers (``run``, ``retrieve``, ``explain``, a collection's
+    ``explain``): the hits and the run's time. ``stages`` is what explaining adds — each stage's
+    time, candidates in and out, and notes — and is None for a plain run."""
+
     hits: list[Hit]
-    stages: list[StageReport]
     total_ms: float
+    stages: list[StageReport] | None = None
 
 
 # --- API keys ----------------------------------------------------------------------------------
