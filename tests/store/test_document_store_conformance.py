@@ -263,6 +263,11 @@ def test_set_metadata_changes_the_metadata_of_one_object_only(docs: DocumentStor
     assert [(d.id, d.metadata) for d, _ in hits] == [("a:p1", new), ("a:p2", new)]
     assert docs.set_metadata(COL, "missing", new) == 0
     assert docs.count(COL) == 3
+    odd = {"speaker": 'o\'neil \\ "zoë" ünïcode', "year": 2**60}  # quotes, escapes, big ints
+    assert docs.set_metadata(COL, "b", odd) == 1
+    assert [d.metadata for d in docs.list(COL, Compare(Field("object_id"), "=", "b"))] == [odd]
+    assert ids(docs.list(COL, Compare(Field("speaker", True), "=", odd["speaker"]))) == ["b:s1"]
+    assert ids(docs.list(COL, Compare(Field("year", True), ">", 2**59))) == ["b:s1"]
 
 
 def test_object_ids_are_those_with_a_matching_document(docs: DocumentStore) -> None:
