@@ -121,12 +121,12 @@ def test_a_saved_retriever_takes_an_image_input(db: Database, shapes: Collection
         }
     )
     example = png(picture("green", "triangle", 80))
-    hits = db.retriever("by-photo").run({"photo": example})
+    hits = db.retriever("by-photo").run({"photo": example}).hits
     assert top(hits) == "green-triangle.png"
     import base64
 
     encoded = base64.b64encode(example).decode()
-    assert top(db.retriever("by-photo").run({"photo": encoded})) == "green-triangle.png"
+    assert top(db.retriever("by-photo").run({"photo": encoded}).hits) == "green-triangle.png"
     with pytest.raises(InvalidSpecError, match="photo"):
         db.retriever("by-photo").run({"photo": 3})
 

@@ -36,7 +36,7 @@ from omnidex.errors import (
 )
 from omnidex.remote import Client, ServerUnreachableError
 from omnidex.samples import make_text_image
-from omnidex.types import IngestResult, IngestStatus, ObjectStatus
+from omnidex.types import IngestResult, IngestStatus, ObjectStatus, RetrievalResult
 
 from .server.conftest import free_port, start_server
 
@@ -273,6 +273,103 @@ def test_objects_get_list_and_delete(
     same_error(backend, reference, lambda api: api.collection("docs").objects("bogus"))
 
 
+@pytest.fixture
+def extracted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many segments page_text@v1 has extracted (the real extractor runs; it is counted)."""
+    from omnidex.extractors.page_text import PageText
+
+    calls: list[int] = []
+    original = PageText.extract
+
+    def counted(self: PageText, segments: Any) -> list[dict[str, Any]]:
+        calls.append(len(segments))
+        return original(self, segments)
+
+    monkeypatch.setattr(PageText, "extract", counted)
+    return calls
+
+
+def test_metadata_is_changed_without_extracting_again(
+    backend: Backend, reference: Database, corpus: Corpus, tmp_path: Path, extracted: list[int]
+) -> None:
+    collection = backend.api.create_collection("meta", TEXT_ONLY)
+    (tmp_path / "a.txt").write_text("alpha words")
+    (tmp_path / "b.txt").write_text("beta words")
+    first, second = collection.ingest(tmp_path, metadata={"team": "ops", "draft": True})
+    assert sum(extracted) == 2
+    before = collection.documents()
+    object_id = first.object_id or ""
+
+    record = collection.update_metadata(object_id, {"team": "dev", "year": 2024}, remove=["draft"])
+    assert record.id == object_id and record.metadata == {"team": "dev", "year": 2024}
+    assert collection.object(object_id).metadata == record.metadata
+    assert sum(extracted) == 2  # nothing was extracted again
+    after = collection.documents()
+    assert [(d.id, d.features) for d in after] == [(d.id, d.features) for d in before]
+    changed = next(d for d in after if d.object_id == object_id)
+    assert changed.metadata == {"team": "dev", "year": 2024}
+    assert collection.count("team = 'dev'") == 1 and collection.count("year >= 2024") == 1
+    assert collection.count("team = 'ops'") == 1 and collection.count("draft = true") == 1
+    (hit,) = collection.search("alpha words", where="team = 'dev'")
+    assert hit.object_id == object_id and hit.metadata == record.metadata
+
+    again = collection.ingest(tmp_path / "a.txt", metadata={"team": "dev", "year": 2024})
+    assert [r.status for r in again] == [IngestStatus.UNCHANGED] and sum(extracted) == 2
+    assert collection.update_metadata(second.object_id or "", remove=["team"]).metadata == {
+        "draft": True
+    }
+    assert collection.count("team = 'ops'") == 0
+
+    same_error(
+        backend, reference, lambda api: api.collection("docs").update_metadata("obj_x", {"a": 1})
+    )
+    same_error(
+        backend,
+        reference,
+        lambda api: api.collection("docs").update_metadata(object_id, {"a": 1}, remove=["a"]),
+    )
+    same_error(backend, reference, lambda api: api.collection("docs").update_metadata(object_id))
+
+
+def test_objects_are_deleted_by_filter_after_a_dry_run(
+    backend: Backend, reference: Database, corpus: Corpus, tmp_path: Path
+) -> None:
+    collection = backend.api.create_collection("purge", TEXT_ONLY)
+    for name, team in (("a", "ops"), ("b", "ops"), ("c", "dev")):
+        (tmp_path / team).mkdir(exist_ok=True)
+        (tmp_path / team / f"{name}.txt").write_text(f"{name} words about harbors")
+    ops = collection.ingest(tmp_path / "ops", metadata={"team": "ops"})
+    (dev,) = collection.ingest(tmp_path / "dev", metadata={"team": "dev"})
+    stored = {r.id: r.source for r in collection.objects()}
+
+    preview = collection.delete_objects("team = 'ops'", dry_run=True)
+    assert preview.dry_run and preview.documents == 2
+    assert sorted(r.id for r in preview.objects) == sorted(r.object_id for r in ops)
+    assert collection.count() == 3 and len(collection.objects()) == 3
+
+    deleted = collection.delete_objects("team = 'ops'")
+    assert not deleted.dry_run and deleted.documents == 2
+    assert sorted(r.id for r in deleted.objects) == sorted(r.object_id for r in ops)
+    assert [r.id for r in collection.objects()] == [dev.object_id]
+    assert collection.count() == 1 and collection.search("harbors", where="team = 'ops'") == []
+    if backend.kind == "remote":  # the server's copies of the files went with them
+        assert [Path(stored[r.id]).exists() for r in deleted.objects] == [False, False]
+        assert Path(stored[dev.object_id or ""]).exists()
+    nothing = collection.delete_objects("team = 'nobody'")
+    assert (nothing.objects, nothing.documents) == ([], 0)
+
+    for empty in (None, "", "  "):
+        guard = same_error(
+            backend, reference, lambda api, e=empty: api.collection("docs").delete_objects(e)
+        )
+        assert isinstance(guard, InvalidSpecError) and guard.context["field"] == "where"
+    bad = same_error(
+        backend, reference, lambda api: api.collection("docs").delete_objects("team =")
+    )
+    assert isinstance(bad, InvalidFilterError)
+    assert collection.count() == 1
+
+
 # --- retrievers -----------------------------------------------------------------------------------
 
 WORDS = {
@@ -299,15 +396,22 @@ def test_retrievers_saved_run_explained_and_ad_hoc(backend: Backend, corpus: Cor
 
     saved = api.retriever("words", version=1)
     assert saved.name == "words" and saved.info.version == 1 and saved.info.spec.description == ""
-    hits = saved.run({"query": "lentil soup"})
-    assert hits[0].object_id == corpus.ids["recipe.txt"]
+    ran = saved.run({"query": "lentil soup"})
+    assert ran.hits[0].object_id == corpus.ids["recipe.txt"]
     explained = saved.explain({"query": "lentil soup"})
-    assert [s.type for s in explained.stages] == ["feature_search", "limit"]
-    assert [h.id for h in explained.hits] == [h.id for h in hits]
+    assert [s.type for s in explained.stages or []] == ["feature_search", "limit"]
+    assert [h.id for h in explained.hits] == [h.id for h in ran.hits]
 
     ad_hoc = api.retrieve({**WORDS, "name": "once"}, {"query": "ferry morning"})
     assert ad_hoc.hits[0].object_id == corpus.ids["ferry.txt"]
     assert "once" not in [r.name for r in api.retrievers()]
+    ad_hoc_explained = api.retrieve({**WORDS, "name": "once"}, {"query": "ferry"}, explain=True)
+    assert [s.type for s in ad_hoc_explained.stages or []] == ["feature_search", "limit"]
+    # one shape for every run; explaining adds the stage reports and nothing else
+    for result in (ran, explained, ad_hoc, ad_hoc_explained):
+        assert type(result) is RetrievalResult and result.total_ms > 0
+    assert ran.stages is None and ad_hoc.stages is None
+    assert set(RetrievalResult.model_fields) == {"hits", "total_ms", "stages"}
 
     api.delete_retriever("words")
     with pytest.raises(NotFoundError):
@@ -391,6 +495,12 @@ def test_the_cli_works_the_same_on_both(
 
     objects = json.loads(cli("object", "list", "-c", "clidocs", "--json"))
     image = next(o for o in objects if o["kind"] == "image")
+    updated = cli("object", "update", image["id"], "-c", "clidocs", "-m", "year=2024", "-r", "team")
+    assert f'updated {image["id"]}: metadata {{"year": 2024}}' in updated
+    found = json.loads(cli("search", "bakery", "-c", "clidocs", "--json", "--where", "year = 2024"))
+    assert [h["object_id"] for h in found] == [image["id"]] and found[0]["metadata"] == {
+        "year": 2024
+    }
     assert "its 1 documents" in cli("object", "delete", image["id"], "-c", "clidocs")
 
     spec = tmp_path / "words.json"
@@ -399,6 +509,27 @@ def test_the_cli_works_the_same_on_both(
     ran = json.loads(cli("retriever", "run", "cliwords", "-i", "query=lentil", "--json"))
     assert "Lentil" in ran[0]["snippet"]
     cli("retriever", "delete", "cliwords")
+
+    text = "kind = 'text'"
+    preview = json.loads(
+        cli("object", "delete", "-c", "clidocs", "--where", text, "--dry-run", "--json")
+    )
+    assert preview["dry_run"] and len(preview["objects"]) == 2 and preview["documents"] == 2
+    assert "would delete 2 objects and their 2 documents" in cli(
+        "object", "delete", "-c", "clidocs", "--where", text, "--dry-run"
+    )
+    refused = CliRunner().invoke(
+        app, [*backend.cli_args, "object", "delete", "-c", "clidocs", "--where", text], input="n\n"
+    )
+    assert (
+        refused.exit_code == 1 and "Delete these 2 objects and their 2 documents?" in refused.output
+    )
+    assert "documents: 2  objects: 2" in cli("collection", "show", "clidocs")
+    out = cli("object", "delete", "-c", "clidocs", "--where", text, "--yes")
+    assert "deleted 2 objects and their 2 documents" in out
+    assert "documents: 0  objects: 0" in cli("collection", "show", "clidocs")
+    with pytest.raises(InvalidSpecError, match="empty one would delete every object"):
+        cli("object", "delete", "-c", "clidocs", "--where", "")
     cli("collection", "drop", "clidocs", "--yes")
     assert "clidocs" not in cli("collection", "list", "--json")
 

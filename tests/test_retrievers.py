@@ -66,7 +66,7 @@ def test_save_version_run_and_explain(db: Database) -> None:
     assert db.create_retriever(spec()).version == 1  # unchanged: no new version
     assert db.create_retriever(spec(top_k=5)).version == 2
     assert [r.name for r in db.retrievers()] == ["by_speaker"]
-    hits = db.retriever("by_speaker").run({"query": "budget hiring", "speaker": "ann"})
+    hits = db.retriever("by_speaker").run({"query": "budget hiring", "speaker": "ann"}).hits
     assert hits[0].source.endswith("budget.txt")
     assert {h.metadata["speaker"] for h in hits} == {"ann"}
     assert {"feature_search", "group_by", "limit"} <= set(hits[0].provenance)  # filter: pushed

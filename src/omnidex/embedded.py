@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from pydantic import ValidationError
 
 from omnidex.config import Settings
-from omnidex.errors import InvalidSpecError, NotFoundError
+from omnidex.errors import InvalidSpecError, NotFoundError, TaskStateError
 from omnidex.media.images import as_image, open_image
-from omnidex.metadata import check_metadata
+from omnidex.metadata import check_change, check_metadata, merge_metadata
 from omnidex.pipeline.plan import Plan, build_plan, default_extractors, normalize_spec
 from omnidex.pipeline.ray_options import RayOptions
 from omnidex.presets import preset_spec
@@ -36,6 +36,7 @@ from omnidex.store.lance_documents import LanceDocumentStore
 from omnidex.types import (
     ApiKeyInfo,
     CollectionInfo,
+    DeletedObjects,
     Document,
     ExtractorSpec,
     Hit,
@@ -193,10 +194,15 @@ class Database:
         self.catalog.delete_retriever(self.namespace, name)
 
     def retrieve(
-        self, spec: RetrieverSpec | dict[str, Any], inputs: dict[str, Any] | None = None
+        self,
+        spec: RetrieverSpec | dict[str, Any],
+        inputs: dict[str, Any] | None = None,
+        *,
+        explain: bool = False,
     ) -> RetrievalResult:
-        """Run a retriever spec without saving it."""
-        return self._retriever(_retriever_spec(spec)).run(inputs)
+        """Run a retriever spec without saving it; with ``explain``, the result has each stage's
+        report too, as :meth:`SavedRetriever.explain` gives."""
+        return _shown(self._retriever(_retriever_spec(spec)).run(inputs), explain)
 
     def _retriever(self, spec: RetrieverSpec) -> Retriever:
         sources = [self.collection(name).source() for name in spec.collections]
@@ -395,12 +401,66 @@ class Collection:
             )
         return record
 
+    def update_metadata(
+        self,
+        object_id: str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        remove: Sequence[str] = (),
+    ) -> ObjectRecord:
+        """Merge ``metadata`` into an object's metadata and drop the keys in ``remove``, without
+        extracting anything again: its documents keep their ids and features and get the new
+        metadata in one atomic write, so filters see it at once, and ingesting the same file
+        with the new metadata is then ``unchanged``. Returns the updated object."""
+        given = check_change(metadata, remove)
+        with self._lock:
+            record = self.object(object_id)
+            if record.status in (ObjectStatus.PENDING, ObjectStatus.PROCESSING):
+                raise TaskStateError(
+                    f"object {object_id!r} is being ingested ({record.status.value}); change "
+                    "its metadata once that is done",
+                    id=object_id,
+                )
+            merged = merge_metadata(record.metadata, given, remove)
+            check_metadata(merged, self.db.settings.limits)
+            self.db.documents.set_metadata(self.info.id, object_id, merged)
+            return self.db.catalog.put_object(record.model_copy(update={"metadata": merged}))
+
     def delete_object(self, object_id: str) -> int:
         """Remove an object and all its documents; returns how many documents went."""
         self.object(object_id)
         with self._lock:
-            removed = self.db.documents.delete_object(self.info.id, object_id)
-            self.db.catalog.delete_object(self.info.id, object_id)
+            return self._delete(object_id)
+
+    def delete_objects(
+        self, where: str | Filter | None, *, dry_run: bool = False
+    ) -> DeletedObjects:
+        """Remove every object that has a document matching ``where`` (the filter language of
+        :meth:`search`), with all its documents; with ``dry_run``, only say which. An empty
+        filter is refused rather than read as "everything". Each object goes in its own atomic
+        step, so an interruption leaves whole objects, deleted or not."""
+        if where is None or (isinstance(where, str) and not where.strip()):
+            raise InvalidSpecError(
+                "give a where filter to delete by; an empty one would delete every object "
+                "(drop the collection for that)",
+                field="where",
+            )
+        wanted = parse_filter(where) if isinstance(where, str) else where
+        with self._lock:
+            records = [
+                record
+                for object_id in sorted(self.db.documents.object_ids(self.info.id, wanted))
+                if (record := self.db.catalog.get_object(self.info.id, object_id)) is not None
+            ]
+            if dry_run:
+                documents = sum(r.document_count for r in records)
+            else:
+                documents = sum(self._delete(r.id) for r in records)
+        return DeletedObjects(objects=records, documents=documents, dry_run=dry_run)
+
+    def _delete(self, object_id: str) -> int:
+        removed = self.db.documents.delete_object(self.info.id, object_id)
+        self.db.catalog.delete_object(self.info.id, object_id)
         return removed
 
 
@@ -415,12 +475,18 @@ class SavedRetriever:
     def name(self) -> str:
         return self.info.name
 
-    def run(self, inputs: dict[str, Any] | None = None) -> list[Hit]:
-        return self._retriever.run(inputs).hits
+    def run(self, inputs: dict[str, Any] | None = None) -> RetrievalResult:
+        """The hits (``.hits``) and the run's time."""
+        return _shown(self._retriever.run(inputs), explain=False)
 
     def explain(self, inputs: dict[str, Any] | None = None) -> RetrievalResult:
-        """The hits with each stage's timing and candidate counts."""
+        """:meth:`run`'s result with each stage's timing and candidate counts (``.stages``)."""
         return self._retriever.run(inputs)
+
+
+def _shown(result: RetrievalResult, explain: bool) -> RetrievalResult:
+    """A run's result as a caller asked for it: with its stage reports only when explaining."""
+    return result if explain else result.model_copy(update={"stages": None})
 
 
 def _retriever_spec(spec: RetrieverSpec | dict[str, Any]) -> RetrieverSpec:

@@ -394,9 +394,13 @@ class StageReport(_Model):
 
 
 class RetrievalResult(_Model):
+    """What every retriever run answers (``run``, ``retrieve``, ``explain``, a collection's
+    ``explain``): the hits and the run's time. ``stages`` is what explaining adds — each stage's
+    time, candidates in and out, and notes — and is None for a plain run."""
+
     hits: list[Hit]
-    stages: list[StageReport]
     total_ms: float
+    stages: list[StageReport] | None = None
 
 
 # --- API keys ----------------------------------------------------------------------------------
@@ -445,6 +449,15 @@ class ObjectRecord(_Model):
     spec_version: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class DeletedObjects(BaseModel):
+    """What a delete by filter removed, or with ``dry_run`` would remove: the objects that had a
+    document matching the filter, and how many documents they had."""
+
+    objects: list[ObjectRecord]
+    documents: int
+    dry_run: bool = False
 
 
 class TaskState(StrEnum):

@@ -134,9 +134,11 @@ def test_retrievers_over_http(running: Running, tmp_path: Path) -> None:
         assert saved.status_code == 201, saved.text
         hits = http.post("/v1/retrievers/words/execute", json={"inputs": {"query": "revenue"}})
         assert hits.status_code == 200, hits.text
-        assert hits.json() and "revenue" in hits.json()[0]["snippet"]
+        ran = hits.json()
+        assert ran["hits"] and "revenue" in ran["hits"][0]["snippet"] and ran["stages"] is None
         explained = http.post("/v1/retrievers/words/explain", json={"inputs": {"query": "revenue"}})
         assert [s["type"] for s in explained.json()["stages"]] == ["feature_search", "limit"]
+        assert [h["id"] for h in explained.json()["hits"]] == [h["id"] for h in ran["hits"]]
         missing_input = http.post("/v1/retrievers/words/execute", json={"inputs": {}})
         assert missing_input.status_code == 422
 

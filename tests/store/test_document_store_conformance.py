@@ -234,6 +234,49 @@ def test_delete_object(docs: DocumentStore) -> None:
     assert ids(docs.list(COL)) == ["b:s1"]
 
 
+def test_set_metadata_changes_the_metadata_of_one_object_only(docs: DocumentStore) -> None:
+    before = {d.id: d for d in docs.list(COL)}
+    docs.vector_search(COL, VECTOR, axis(0), k=3)  # an index built before the change
+    new = {"speaker": "cy", "year": 2024, "reviewed": True, "tags": ["green"]}
+    assert docs.set_metadata(COL, "a", new) == 2
+    after = {d.id: d for d in docs.list(COL)}
+    assert [after[i].metadata for i in ("a:p1", "a:p2")] == [new, new]
+    assert after["b:s1"] == before["b:s1"]
+    for doc_id in ("a:p1", "a:p2"):  # only the metadata changed
+        assert after[doc_id].model_copy(update={"metadata": {}}) == before[doc_id].model_copy(
+            update={"metadata": {}}
+        )
+    assert docs.vectors(COL, VECTOR, ["a:p1"]) == {"a:p1": axis(0)}
+    # filters read the new values: typed columns (speaker, year), keys new to the table, JSON
+    assert ids(docs.list(COL, Compare(Field("speaker", True), "=", "ann"))) == ["b:s1"]
+    assert ids(docs.list(COL, Compare(Field("speaker", True), "=", "cy"))) == ["a:p1", "a:p2"]
+    assert ids(docs.list(COL, Compare(Field("year", True), ">", 2023))) == ["a:p1", "a:p2"]
+    assert ids(docs.list(COL, Compare(Field("reviewed", True), "=", True))) == ["a:p1", "a:p2"]
+    assert ids(docs.list(COL, Compare(Field("draft", True), "=", True))) == []
+    assert ids(docs.list(COL, Compare(Field("tags", True), "contains", "green"))) == [
+        "a:p1",
+        "a:p2",
+    ]
+    hits = docs.vector_search(
+        COL, VECTOR, axis(0), k=3, where=Compare(Field("speaker", True), "=", "cy")
+    )
+    assert [(d.id, d.metadata) for d, _ in hits] == [("a:p1", new), ("a:p2", new)]
+    assert docs.set_metadata(COL, "missing", new) == 0
+    assert docs.count(COL) == 3
+    odd = {"speaker": 'o\'neil \\ "zoë" ünïcode', "year": 2**60}  # quotes, escapes, big ints
+    assert docs.set_metadata(COL, "b", odd) == 1
+    assert [d.metadata for d in docs.list(COL, Compare(Field("object_id"), "=", "b"))] == [odd]
+    assert ids(docs.list(COL, Compare(Field("speaker", True), "=", odd["speaker"]))) == ["b:s1"]
+    assert ids(docs.list(COL, Compare(Field("year", True), ">", 2**59))) == ["b:s1"]
+
+
+def test_object_ids_are_those_with_a_matching_document(docs: DocumentStore) -> None:
+    assert docs.object_ids(COL, Compare(Field("speaker", True), "=", "ann")) == {"a", "b"}
+    assert docs.object_ids(COL, Compare(Field("draft", True), "=", True)) == {"a"}
+    assert docs.object_ids(COL, Compare(Field("kind"), "=", "image")) == {"b"}
+    assert docs.object_ids(COL, Compare(Field("speaker", True), "=", "nobody")) == set()
+
+
 # --- list, count, filters ----------------------------------------------------------------------
 
 

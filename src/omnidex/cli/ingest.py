@@ -76,10 +76,12 @@ def ingest(
         try:
             with interrupts.guarded():
                 if chosen == "local":
-                    results = target.ingest(files, metadata=_metadata(metadata), progress=advance)
+                    results = target.ingest(
+                        files, metadata=parse_metadata(metadata), progress=advance
+                    )
                 else:
                     local = context.local().collection(collection)
-                    results = local.ingest(files, _metadata(metadata), advance, runner=chosen)
+                    results = local.ingest(files, parse_metadata(metadata), advance, runner=chosen)
                 interrupts.checkpoint()  # a Ctrl-C swallowed after the last step still counts
         except KeyboardInterrupt:
             bar.stop()
@@ -114,7 +116,8 @@ def _runner(name: str, address: str | None, max_failures: int | None) -> Runner:
     return "local"
 
 
-def _metadata(pairs: list[str] | None) -> dict[str, Any] | None:
+def parse_metadata(pairs: list[str] | None) -> dict[str, Any] | None:
+    """``["team=ops", "year=2024"]`` → a dict; a value that is JSON is read as JSON."""
     if not pairs:
         return None
     values: dict[str, Any] = {}

@@ -133,7 +133,7 @@ def stages_table(result: RetrievalResult) -> Table:
     table = Table(title=f"{result.total_ms:.1f} ms in all", title_justify="left")
     for name in ("stage", "type", "ms", "in", "out", "notes"):
         table.add_column(name, justify="right" if name in ("ms", "in", "out") else "left")
-    for stage in result.stages:
+    for stage in result.stages or []:
         table.add_row(
             stage.id,
             stage.type,

@@ -61,7 +61,7 @@ def run(
     ctx: typer.Context, name: str, inputs: InputsOption = None, as_json: JsonOption = False
 ) -> None:
     """Run a saved retriever."""
-    hits = state(ctx).db().retriever(name).run(parse_inputs(inputs))
+    hits = state(ctx).db().retriever(name).run(parse_inputs(inputs)).hits
     if as_json:
         console.print_json(to_json(hits))
     elif hits:
@@ -105,7 +105,7 @@ def evaluate(
     from omnidex.retrieval.evaluation import load_qrels
 
     saved = state(ctx).db().retriever(retriever)
-    report = score(saved.run, load_qrels(qrels), k)
+    report = score(lambda inputs: saved.run(inputs).hits, load_qrels(qrels), k)
     if as_json:
         console.print_json(to_json(report))
     else:

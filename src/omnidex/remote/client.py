@@ -14,12 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from omnidex.remote.collection import HITS, RemoteCollection
+from omnidex.remote.collection import RemoteCollection
 from omnidex.remote.http import Transport, segment
 from omnidex.types import (
     CollectionInfo,
     ExtractorSpec,
-    Hit,
     RetrievalResult,
     RetrieverInfo,
     RetrieverSpec,
@@ -127,10 +126,14 @@ class Client:
         self._http.request("DELETE", f"/v1/retrievers/{segment(name)}")
 
     def retrieve(
-        self, spec: RetrieverSpec | dict[str, Any], inputs: dict[str, Any] | None = None
+        self,
+        spec: RetrieverSpec | dict[str, Any],
+        inputs: dict[str, Any] | None = None,
+        *,
+        explain: bool = False,
     ) -> RetrievalResult:
-        """Run a retriever spec without saving it."""
-        body = {"spec": _jsonable(spec), "inputs": inputs or {}}
+        """Run a retriever spec without saving it; with ``explain``, each stage's report too."""
+        body = {"spec": _jsonable(spec), "inputs": inputs or {}, "explain": explain}
         return RetrievalResult.model_validate(
             self._http.json("POST", "/v1/retrievers/execute", json=body)
         )
@@ -158,11 +161,12 @@ class RemoteRetriever:
     def name(self) -> str:
         return self.info.name
 
-    def run(self, inputs: dict[str, Any] | None = None) -> list[Hit]:
-        return HITS.validate_python(self._call("execute", inputs))
+    def run(self, inputs: dict[str, Any] | None = None) -> RetrievalResult:
+        """The hits (``.hits``) and the run's time."""
+        return RetrievalResult.model_validate(self._call("execute", inputs))
 
     def explain(self, inputs: dict[str, Any] | None = None) -> RetrievalResult:
-        """The hits with each stage's timing and candidate counts."""
+        """:meth:`run`'s result with each stage's timing and candidate counts (``.stages``)."""
         return RetrievalResult.model_validate(self._call("explain", inputs))
 
     def _call(self, action: str, inputs: dict[str, Any] | None) -> Any:

@@ -17,7 +17,7 @@ import base64
 import io
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,10 +34,12 @@ from omnidex.errors import (
     SourceError,
     SourceNotFoundError,
 )
+from omnidex.metadata import check_change
 from omnidex.remote.http import Transport, segment
 from omnidex.sources.local import expand_sources, sha256_file
 from omnidex.types import (
     CollectionInfo,
+    DeletedObjects,
     Document,
     Hit,
     IngestResult,
@@ -250,12 +252,34 @@ class RemoteCollection:
         path = f"{self._path}/objects/{segment(object_id)}"
         return ObjectRecord.model_validate(self._http.json("GET", path))
 
+    def update_metadata(
+        self,
+        object_id: str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        remove: Sequence[str] = (),
+    ) -> ObjectRecord:
+        """Merge ``metadata`` into an object's metadata and drop the keys in ``remove``, without
+        extracting again; returns the updated object."""
+        body = {"metadata": check_change(metadata, remove), "remove": list(remove)}
+        path = f"{self._path}/objects/{segment(object_id)}"
+        return ObjectRecord.model_validate(self._http.json("PATCH", path, json=body))
+
     def delete_object(self, object_id: str) -> int:
         """Remove an object and all its documents (and the server's copy of the file); returns
         how many documents it had."""
         documents = self.object(object_id).document_count
         self._http.request("DELETE", f"{self._path}/objects/{segment(object_id)}")
         return documents
+
+    def delete_objects(self, where: str | None, *, dry_run: bool = False) -> DeletedObjects:
+        """Remove every object that has a document matching ``where`` (and the server's copies
+        of their files); with ``dry_run``, only say which. An empty filter is refused."""
+        params: dict[str, Any] = {"dry_run": dry_run}
+        if where is not None:
+            params["where"] = where
+        path = f"{self._path}/objects"
+        return DeletedObjects.model_validate(self._http.json("DELETE", path, params=params))
 
 
 def _about_the_file(error: OmnidexError) -> bool:

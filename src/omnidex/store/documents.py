@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from omnidex.store.filters import Filter
 from omnidex.types import Document, FeatureColumn
@@ -31,6 +31,14 @@ class DocumentStore(Protocol):
 
     def delete_object(self, collection_id: str, object_id: str) -> int:
         """Remove every document of one object; returns how many were removed."""
+
+    def set_metadata(self, collection_id: str, object_id: str, metadata: Mapping[str, Any]) -> int:
+        """Make ``metadata`` the user metadata of every document of one object, in one atomic
+        write that leaves their ids, features, vectors and thumbnails as they are; filters see
+        the new values at once. Returns how many documents there were."""
+
+    def object_ids(self, collection_id: str, where: Filter) -> builtins.set[str]:
+        """The ids of the objects that have at least one document matching ``where``."""
 
     def get(self, collection_id: str, doc_id: str) -> Document | None: ...
 

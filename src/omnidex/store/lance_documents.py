@@ -330,7 +330,7 @@ class LanceDocumentStore:
                         object=object_id,
                     )
         all_docs = [d for docs in documents.values() for d in docs]
-        layout = self._with_metadata_columns(collection_id, layout, all_docs)
+        layout = self._with_metadata_columns(collection_id, layout, [d.metadata for d in all_docs])
         rows = _to_arrow(all_docs, layout)
         scope = "object_id IN (" + ", ".join(sql_literal(o) for o in documents) + ")"
         (
@@ -342,10 +342,10 @@ class LanceDocumentStore:
         )
 
     def _with_metadata_columns(
-        self, collection_id: str, layout: _Layout, docs: Sequence[Document]
+        self, collection_id: str, layout: _Layout, metadatas: Sequence[Mapping[str, Any]]
     ) -> _Layout:
         """The layout after adding typed columns for metadata keys seen for the first time."""
-        new = lance_metadata.wanted(docs) - set(layout.meta)
+        new = lance_metadata.wanted(metadatas) - set(layout.meta)
         if not new:
             return layout
         empty = layout.table.count_rows() == 0
@@ -374,6 +374,26 @@ class LanceDocumentStore:
     def delete_object(self, collection_id: str, object_id: str) -> int:
         result = self._layout(collection_id).table.delete(f"object_id = {sql_literal(object_id)}")
         return int(result.num_deleted_rows)
+
+    def set_metadata(self, collection_id: str, object_id: str, metadata: Mapping[str, Any]) -> int:
+        """One Lance ``update`` of the JSON column and its typed copies: a single commit."""
+        layout = self._layout(collection_id)
+        layout = self._with_metadata_columns(collection_id, layout, [metadata])
+        values = {"metadata": sql_literal(json.dumps(metadata))}
+        values.update(lance_metadata.sql_values(metadata, layout.meta))
+        result = layout.table.update(
+            where=f"object_id = {sql_literal(object_id)}", values_sql=values
+        )
+        return int(result.rows_updated)
+
+    def object_ids(self, collection_id: str, where: Filter) -> builtins.set[str]:
+        layout = self._layout(collection_id)
+        predicate = layout.where(where)
+        matching = layout.table.count_rows(predicate)
+        if matching == 0:
+            return set()
+        found = layout.table.search().where(predicate).select(["object_id"]).limit(matching)
+        return set(found.to_arrow()["object_id"].to_pylist())
 
     # --- reads -------------------------------------------------------------------------------
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import pyarrow as pa
 
-from omnidex.store.filter_sql import json_value
+from omnidex.store.filter_sql import json_value, sql_literal
 from omnidex.types import Document
 
 MetaKind = Literal["s", "n", "b"]
@@ -71,12 +71,12 @@ def columns_of(schema: pa.Schema) -> dict[tuple[str, str], str]:
     return found
 
 
-def wanted(docs: Sequence[Document]) -> set[tuple[str, str]]:
-    """Every ``(key, kind)`` the documents' metadata holds."""
+def wanted(metadatas: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
+    """Every ``(key, kind)`` the metadata dicts hold."""
     return {
         (key, kind)
-        for doc in docs
-        for key, value in doc.metadata.items()
+        for metadata in metadatas
+        for key, value in metadata.items()
         if (kind := kind_of(value)) is not None
     }
 
@@ -101,6 +101,16 @@ def arrays(docs: Sequence[Document], columns: MetaColumns) -> dict[str, pa.Array
         ]
         out[column] = pa.array(values, type=_TYPES[kind])  # type: ignore[index]
     return out
+
+
+def sql_values(metadata: Mapping[str, Any], columns: MetaColumns) -> dict[str, str]:
+    """Each typed column's value for ``metadata`` as a SQL literal (NULL where it has none)."""
+    return {
+        column: sql_literal(_typed(metadata.get(key)))
+        if kind_of(metadata.get(key)) == kind
+        else "NULL"
+        for (key, kind), column in columns.items()
+    }
 
 
 def _typed(value: Any) -> Any:

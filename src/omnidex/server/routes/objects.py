@@ -1,4 +1,5 @@
-"""Objects of a collection: upload (multipart, streamed) or ingest by URL, list, get, delete.
+"""Objects of a collection: upload (multipart, streamed) or ingest by URL, list, get, change
+metadata, delete.
 
 Ingest answers at once with a task (``202``): workers do the work (:mod:`omnidex.server.workers`).
 An ``Idempotency-Key`` header makes a repeated request return the first request's task.
@@ -26,7 +27,7 @@ from omnidex.server.object_access import check_object_access
 from omnidex.server.uploads import check_filename, discard, keep, save_stream
 from omnidex.server.webhooks import emit
 from omnidex.sources.object_storage import is_object_url
-from omnidex.types import ObjectRecord, TaskRecord, WebhookEventType
+from omnidex.types import DeletedObjects, ObjectRecord, TaskRecord, WebhookEventType
 
 router = APIRouter(prefix="/v1/collections/{name}/objects", tags=["objects"])
 Reader = Annotated[Database, Depends(database)]
@@ -115,9 +116,52 @@ def list_objects(
     return db.collection(name).objects(status, limit, offset)
 
 
+@router.delete("")
+def delete_objects(
+    name: str,
+    db: Writer,
+    state: State,
+    where: Annotated[str | None, Query(max_length=10_000)] = None,
+    dry_run: bool = False,
+) -> DeletedObjects:
+    """Remove the objects that have a document matching ``where`` (required: an empty filter is
+    refused), their documents and stored uploads, emitting ``object.deleted`` for each; with
+    ``dry_run``, only say which objects and how many documents."""
+    deleted = db.collection(name).delete_objects(where, dry_run=dry_run)
+    if not dry_run:
+        for record in deleted.objects:
+            discard(Path(record.source), state.uploads)
+            emit(
+                state, WebhookEventType.OBJECT_DELETED, db.namespace, record.model_dump(mode="json")
+            )
+    return deleted
+
+
 @router.get("/{object_id}")
 def get_object(name: str, object_id: str, db: Reader) -> ObjectRecord:
     return db.collection(name).object(object_id)
+
+
+class MetadataIn(BaseModel):
+    """A change to an object's metadata: keys to set (merged into it) and keys to remove."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    remove: list[Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=list, max_length=1000
+    )
+
+
+@router.patch("/{object_id}")
+def update_metadata(name: str, object_id: str, body: MetadataIn, db: Writer) -> ObjectRecord:
+    """Merge ``metadata`` into the object's metadata and remove the ``remove`` keys, without
+    extracting again; its documents get the new metadata at once."""
+    if len(json.dumps(body.metadata)) > MAX_METADATA_CHARS:
+        raise InvalidSpecError(
+            f"metadata longer than {MAX_METADATA_CHARS} characters as JSON", field="metadata"
+        )
+    return db.collection(name).update_metadata(object_id, body.metadata, remove=body.remove)
 
 
 @router.delete("/{object_id}", status_code=204)

@@ -1,5 +1,8 @@
 """``/v1/retrievers``: save, list, get, delete, execute and explain retrievers; run one ad hoc.
 
+Every run answers a ``RetrievalResult``: ``execute`` with ``stages`` null, ``explain`` (and an ad
+hoc run with ``explain: true``) with each stage's report.
+
 Paths follow Mixpeek's v1 conventions (``/v1/retrievers/{id}/execute``).
 """
 
@@ -12,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omnidex.embedded import Database
 from omnidex.server.auth import database, writable_database
-from omnidex.types import Hit, RetrievalResult, RetrieverInfo, RetrieverSpec
+from omnidex.types import RetrievalResult, RetrieverInfo, RetrieverSpec
 
 router = APIRouter(prefix="/v1/retrievers", tags=["retrievers"])
 Reader = Annotated[Database, Depends(database)]
@@ -31,6 +34,7 @@ class AdHocIn(BaseModel):
 
     spec: RetrieverSpec
     inputs: dict[str, Any] = Field(default_factory=dict)
+    explain: bool = False
 
 
 @router.post("", status_code=201)
@@ -56,11 +60,11 @@ def delete_retriever(name: str, db: Writer) -> Response:
 
 @router.post("/execute")
 def execute_ad_hoc(body: AdHocIn, db: Reader) -> RetrievalResult:
-    return db.retrieve(body.spec, body.inputs)
+    return db.retrieve(body.spec, body.inputs, explain=body.explain)
 
 
 @router.post("/{name}/execute")
-def execute(name: str, body: ExecuteIn, db: Reader) -> list[Hit]:
+def execute(name: str, body: ExecuteIn, db: Reader) -> RetrievalResult:
     return db.retriever(name, body.version).run(body.inputs)
 
 

@@ -227,7 +227,7 @@ def _run(who: Caller, row: Row, body: ExecuteIn) -> RetrievalResult:
         {"type": "attribute_filter", "id": "filters", "params": {"where": where_of(body.filters)}},
         *spec["stages"],
     ]
-    return who.db.retrieve(spec, body.inputs)
+    return who.db.retrieve(spec, body.inputs, explain=True)
 
 
 @router.post("/{retriever_id}/execute")
@@ -260,7 +260,7 @@ def execute_retriever(
         "pagination": {"total": len(documents), "page": 1, "page_size": len(documents)},
         "diagnostics": {
             "total_ms": round((time.perf_counter() - started) * 1000, 3),
-            "stages": [s.model_dump() for s in result.stages],
+            "stages": [s.model_dump() for s in result.stages or []],
         },
     }
 
@@ -286,7 +286,7 @@ def explain_retriever(retriever_id: str, body: ExecuteIn, who: Reader) -> dict[s
             "cache_likely": False,
             "optimization_notes": report.notes,
         }
-        for i, report in enumerate(result.stages)
+        for i, report in enumerate(result.stages or [])
     ]
     slowest = max(result.stages, key=lambda r: r.ms).id if result.stages else None
     return {
