@@ -472,6 +472,30 @@ class TaskRecord(BaseModel):
         return bool(self.payload)
 
 
+class DriftReport(BaseModel):
+    """What ``omnidex doctor`` found in one collection where its catalog and its documents
+    disagree, and whether it repaired it (:mod:`omnidex.store.doctor`)."""
+
+    collection: str
+    objects_without_documents: list[str] = Field(default_factory=list)
+    """Objects recorded as succeeded whose documents are not all in the store: set to pending, so
+    that ingesting them again restores their documents."""
+    documents_without_object: int = 0
+    """Documents of objects the catalog does not know (deleted): removed."""
+    objects_gone: list[str] = Field(default_factory=list)
+    """The unknown objects those documents belonged to."""
+    abandoned_tasks: int = 0
+    """Tasks left running by a run that died (killed): failed, their objects pending."""
+    repaired: bool = False
+    """False for a dry run: nothing was changed."""
+
+    @property
+    def clean(self) -> bool:
+        return not (
+            self.objects_without_documents or self.documents_without_object or self.abandoned_tasks
+        )
+
+
 class IngestStatus(StrEnum):
     INGESTED = "ingested"
     UNCHANGED = "unchanged"

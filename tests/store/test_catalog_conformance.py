@@ -859,6 +859,51 @@ def test_an_expired_lease_is_claimed_again(catalog: Catalog) -> None:
     assert not catalog.renew_lease(task.id, "dead", 60)  # the dead worker's lease is gone
 
 
+def test_tasks_of_dead_runs_are_settled_as_abandoned(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    for object_id in ("expired", "gone", "alive", "done"):
+        catalog.put_object(make_object(info.id, object_id, status=ObjectStatus.PROCESSING))
+    expired, gone, alive, done = (catalog.create_task(info.id, o) for o in ("expired", "gone", "alive", "done"))  # fmt: skip
+    queued, _ = catalog.enqueue_task(info.id, {"path": "/a"})  # the queue's: claimed again, not this
+    catalog.claim_task("worker", lease_s=0.01)
+    catalog.hold_task(expired.id, "other-host", lease_s=0.01)
+    catalog.hold_task(gone.id, "dead-pid", lease_s=60)
+    catalog.hold_task(alive.id, "live-pid", lease_s=60)
+    catalog.hold_task(done.id, "dead-pid", lease_s=60)
+    catalog.update_task(done.id, state=TaskState.SUCCEEDED)
+    running = catalog.get_task(alive.id)
+    assert (running.state, running.attempts) == (TaskState.RUNNING, 1)
+    time.sleep(0.05)
+
+    def dead(owner: str) -> bool:
+        return owner == "dead-pid"
+
+    found = catalog.settle_abandoned_tasks(dead, "abandoned!", repair=False)
+    assert sorted(t.id for t in found) == sorted([expired.id, gone.id])
+    assert catalog.get_task(gone.id).state is TaskState.RUNNING  # a dry run changes nothing
+    settled = catalog.settle_abandoned_tasks(dead, "abandoned!")
+    assert sorted(t.id for t in settled) == sorted([expired.id, gone.id])
+    for task_id in (expired.id, gone.id):
+        task = catalog.get_task(task_id)
+        assert (task.state, task.error, task.error_code) == (
+            TaskState.FAILED,
+            "abandoned!",
+            "abandoned",
+        )
+    assert catalog.get_task(alive.id).state is TaskState.RUNNING
+    assert catalog.get_task(queued.id).state is TaskState.RUNNING
+    statuses = {o.id: (o.status, o.error) for o in catalog.list_objects(info.id)}
+    assert statuses == {
+        "expired": (ObjectStatus.PENDING, "abandoned!"),
+        "gone": (ObjectStatus.PENDING, "abandoned!"),
+        "alive": (ObjectStatus.PROCESSING, None),
+        "done": (ObjectStatus.PROCESSING, None),
+    }
+    assert catalog.settle_abandoned_tasks(dead, "abandoned!") == []
+    assert catalog.renew_lease(alive.id, "live-pid", 60)
+    assert not catalog.renew_lease(gone.id, "dead-pid", 60)
+
+
 def test_a_task_released_for_later_waits_its_turn(catalog: Catalog) -> None:
     collection = make_collection(catalog)
     task, _ = catalog.enqueue_task(collection.id, {"path": "/a"})

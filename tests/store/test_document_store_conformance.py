@@ -234,6 +234,12 @@ def test_delete_object(docs: DocumentStore) -> None:
     assert ids(docs.list(COL)) == ["b:s1"]
 
 
+def test_object_counts(docs: DocumentStore) -> None:
+    assert docs.object_counts(COL) == {"a": 2, "b": 1}
+    docs.delete_object(COL, "a")
+    assert docs.object_counts(COL) == {"b": 1}
+
+
 # --- list, count, filters ----------------------------------------------------------------------
 
 

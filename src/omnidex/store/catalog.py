@@ -11,6 +11,7 @@ too. An acknowledged write (a method that returned) survives a kill -9 of the pr
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -145,6 +146,18 @@ class Catalog(Protocol):
 
     def renew_lease(self, task_id: str, worker: str, lease_s: float) -> bool:
         """Extend the lease; False when ``worker`` no longer holds the task."""
+
+    def hold_task(self, task_id: str, owner: str, lease_s: float) -> TaskRecord:
+        """Set a task made by :meth:`create_task` running under ``owner``'s lease (renewed with
+        :meth:`renew_lease`), with one more attempt. NotFoundError if absent."""
+
+    def settle_abandoned_tasks(
+        self, gone: Callable[[str], bool], error: str, *, repair: bool = True
+    ) -> list[TaskRecord]:
+        """Fail (``abandoned``, with ``error``) the running tasks not of the queue whose lease
+        ran out or whose owner is ``gone``, and set their objects that are still processing
+        under no other running task back to pending with ``error``; the tasks failed. Without
+        ``repair``, the tasks that would be, unchanged."""
 
     def release_task(
         self,
