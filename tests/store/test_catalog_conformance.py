@@ -861,10 +861,11 @@ def test_an_expired_lease_is_claimed_again(catalog: Catalog) -> None:
 
 def test_tasks_of_dead_runs_are_settled_as_abandoned(catalog: Catalog) -> None:
     info = make_collection(catalog)
-    for object_id in ("expired", "gone", "alive", "done"):
+    names = ("expired", "gone", "alive", "done")
+    for object_id in names:
         catalog.put_object(make_object(info.id, object_id, status=ObjectStatus.PROCESSING))
-    expired, gone, alive, done = (catalog.create_task(info.id, o) for o in ("expired", "gone", "alive", "done"))  # fmt: skip
-    queued, _ = catalog.enqueue_task(info.id, {"path": "/a"})  # the queue's: claimed again, not this
+    expired, gone, alive, done = (catalog.create_task(info.id, o) for o in names)
+    queued, _ = catalog.enqueue_task(info.id, {"path": "/a"})  # the queue's: claimed again
     catalog.claim_task("worker", lease_s=0.01)
     catalog.hold_task(expired.id, "other-host", lease_s=0.01)
     catalog.hold_task(gone.id, "dead-pid", lease_s=60)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from omnidex.errors import NotFoundError
+from omnidex.pipeline.leases import settle_abandoned
 from omnidex.server.auth import Principal, State, principal, writer
 from omnidex.types import TaskRecord, TaskState
 
@@ -17,7 +18,9 @@ Writer = Annotated[Principal, Depends(writer)]
 
 def _owned(state: State, who: Principal, task_id: str) -> TaskRecord:
     """The task if its collection is in the caller's namespace; NotFoundError otherwise, so
-    that ids of other namespaces cannot be probed."""
+    that ids of other namespaces cannot be probed. Tasks of killed runs are found abandoned
+    first (:mod:`omnidex.pipeline.leases`)."""
+    settle_abandoned(state.catalog)
     task = state.catalog.get_task(task_id)
     ids = {c.id for c in state.catalog.list_collections(who.namespace)}
     if task.collection_id not in ids:
@@ -38,6 +41,7 @@ def list_tasks(
     task_state: Annotated[TaskState | None, Query(alias="state")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[TaskRecord]:
+    settle_abandoned(state.catalog)
     if collection is not None:
         ids = [state.catalog.get_collection(who.namespace, collection).id]
     else:
