@@ -463,6 +463,8 @@ class TaskRecord(BaseModel):
     """The error's stable code (``corrupt_media``, ``unsafe_url``…) when the task failed."""
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    object_deleted: bool = False
+    """True once the task's object was deleted: the task stays, as a record of what was done."""
     payload: dict[str, Any] = Field(default_factory=dict, exclude=True)
     """What a queued task works on (a stored file, its metadata); internal, never sent out."""
 

@@ -250,19 +250,42 @@ def test_set_object_status(catalog: Catalog) -> None:
         catalog.set_object_status(info.id, "missing", ObjectStatus.FAILED)
 
 
-def test_delete_object_removes_its_tasks(catalog: Catalog) -> None:
+def test_delete_object_keeps_its_tasks_as_tombstones(catalog: Catalog) -> None:
     info = make_collection(catalog)
     catalog.put_object(make_object(info.id, "o1"))
     catalog.put_object(make_object(info.id, "o2"))
     gone, kept = catalog.create_task(info.id, "o1"), catalog.create_task(info.id, "o2")
+    catalog.update_task(gone.id, state=TaskState.SUCCEEDED)
     catalog.delete_object(info.id, "o1")
     assert catalog.get_object(info.id, "o1") is None
     assert [o.id for o in catalog.list_objects(info.id)] == ["o2"]
-    with pytest.raises(NotFoundError):
-        catalog.get_task(gone.id)
-    assert catalog.get_task(kept.id) == kept
+    tombstone = catalog.get_task(gone.id)
+    assert (tombstone.state, tombstone.object_id, tombstone.object_deleted) == (
+        TaskState.SUCCEEDED,
+        "o1",
+        True,
+    )
+    assert [t.object_deleted for t in catalog.list_tasks(info.id)] == [False, True]
+    assert catalog.get_task(kept.id) == kept and not kept.object_deleted
     with pytest.raises(NotFoundError):
         catalog.delete_object(info.id, "o1")
+    catalog.put_object(make_object(info.id, "o1"))  # the same content ingested again
+    assert not catalog.get_task(gone.id).object_deleted
+
+
+def test_content_in_use(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    catalog.put_object(make_object(info.id, "o1", source="/up/aa.png"))
+    catalog.put_object(make_object(info.id, "o2", source="/up/bb.png", status=ObjectStatus.FAILED))
+    task, _ = catalog.enqueue_task(info.id, {"path": "/up/cc_1.png"})
+    assert catalog.content_in_use("/up/aa.png")
+    assert not catalog.content_in_use("/up/bb.png")  # only a failed object
+    assert catalog.content_in_use("/up/cc_1.png")  # a queued task names it
+    assert not catalog.content_in_use("/up/dd.png")
+    claimed = catalog.claim_task("w", lease_s=60)
+    assert claimed is not None and catalog.content_in_use("/up/cc_1.png")
+    catalog.release_task(task.id, "w", TaskState.FAILED)
+    assert not catalog.content_in_use("/up/cc_1.png")
 
 
 # --- tasks ---------------------------------------------------------------------------------------

@@ -103,7 +103,12 @@ class Catalog(Protocol):
         """NotFoundError if absent. ``error`` is cleared unless given."""
 
     def delete_object(self, collection_id: str, object_id: str) -> None:
-        """Removes the object's tasks too; NotFoundError if absent."""
+        """NotFoundError if absent. Its tasks stay, as tombstones: ``object_deleted`` is True
+        on each while no object of that id is in the collection."""
+
+    def content_in_use(self, source: str) -> bool:
+        """Whether an object that is not failed, in any collection, has ``source`` as its source,
+        or a queued or running task's payload names it."""
 
     # tasks
     def create_task(
@@ -297,3 +302,11 @@ def ensure_namespace(catalog: Catalog, namespace: str) -> None:
         return
     with contextlib.suppress(AlreadyExistsError):
         catalog.create_namespace(namespace)
+
+
+def all_objects(catalog: Catalog, collection_id: str, page: int = 5000) -> list[ObjectRecord]:
+    """Every object of a collection, in order of creation, read ``page`` at a time."""
+    records: list[ObjectRecord] = []
+    while found := catalog.list_objects(collection_id, limit=page, offset=len(records)):
+        records.extend(found)
+    return records

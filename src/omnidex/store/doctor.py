@@ -14,12 +14,11 @@ With ``repair=False`` it only reports.
 
 from __future__ import annotations
 
-from omnidex.store.catalog import Catalog
+from omnidex.store.catalog import Catalog, all_objects
 from omnidex.store.documents import DocumentStore
-from omnidex.types import CollectionInfo, DriftReport, ObjectRecord, ObjectStatus
+from omnidex.types import CollectionInfo, DriftReport, ObjectStatus
 
 LOST = "its documents were lost from the store; ingest it again to restore them"
-PAGE = 5000
 
 
 def diagnose(
@@ -28,7 +27,7 @@ def diagnose(
     """What disagrees between the catalog and the documents of ``collection``, repaired unless
     ``repair`` is False."""
     stored = documents.object_counts(collection.id)
-    records = _all_objects(catalog, collection.id)
+    records = all_objects(catalog, collection.id)
     short = [
         r.id
         for r in records
@@ -49,10 +48,3 @@ def diagnose(
         for object_id in gone:
             documents.delete_object(collection.id, object_id)
     return report
-
-
-def _all_objects(catalog: Catalog, collection_id: str) -> list[ObjectRecord]:
-    records: list[ObjectRecord] = []
-    while page := catalog.list_objects(collection_id, limit=PAGE, offset=len(records)):
-        records.extend(page)
-    return records
