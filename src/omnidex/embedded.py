@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
@@ -20,6 +21,7 @@ from omnidex.config import Settings
 from omnidex.errors import InvalidSpecError, NotFoundError, TaskStateError
 from omnidex.media.images import as_image, open_image
 from omnidex.metadata import check_change, check_metadata, merge_metadata
+from omnidex.pipeline.leases import settle_abandoned
 from omnidex.pipeline.plan import Plan, build_plan, default_extractors, normalize_spec
 from omnidex.pipeline.ray_options import RayOptions
 from omnidex.presets import preset_spec
@@ -30,6 +32,7 @@ from omnidex.sources.local import expand_sources
 from omnidex.store import api_keys
 from omnidex.store.catalog import DEFAULT_NAMESPACE, Catalog, ensure_namespace
 from omnidex.store.catalogs import open_catalog
+from omnidex.store.doctor import diagnose
 from omnidex.store.documents import DocumentStore
 from omnidex.store.filters import Filter, parse_filter
 from omnidex.store.lance_documents import LanceDocumentStore
@@ -38,6 +41,7 @@ from omnidex.types import (
     CollectionInfo,
     DeletedObjects,
     Document,
+    DriftReport,
     ExtractorSpec,
     Hit,
     IngestResult,
@@ -172,6 +176,19 @@ class Database:
         info = self.catalog.get_collection(self.namespace, name)
         self.documents.drop_collection(info.id)
         self.catalog.drop_collection(self.namespace, name)
+
+    def doctor(self, *, dry_run: bool = False) -> list[DriftReport]:
+        """Find, and unless ``dry_run`` repair, drift between the catalog and the documents of
+        each of this namespace's collections (:mod:`omnidex.store.doctor`), and tasks left
+        running by runs that died (:mod:`omnidex.pipeline.leases`)."""
+        found = settle_abandoned(self.catalog, repair=not dry_run)
+        abandoned = Counter(task.collection_id for task in found)
+        reports = []
+        for info in self.collections():
+            report = diagnose(self.catalog, self.documents, info, repair=not dry_run)
+            report.abandoned_tasks = abandoned[info.id]
+            reports.append(report)
+        return reports
 
     # --- retrievers ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ machine-readable identifier; ``http_status`` is what the server answers with.
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 
@@ -217,6 +218,37 @@ class CatalogUnavailableError(StoreError):
 
     code = "catalog_unavailable"
     http_status = 503
+
+
+class StorageFullError(StoreError):
+    """A write found no space left (the disk or the quota is full): nothing was written. Reads
+    keep working; writes work again once space is freed."""
+
+    code = "storage_full"
+    http_status = 507
+
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_SQLITE_FULL = 13
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """Whether ``exc``, or an error it came from, says there is no space left: an OSError
+    (ENOSPC, EDQUOT), SQLite's SQLITE_FULL, or a native store's "No space left on device"."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, StorageFullError):
+            return True
+        if isinstance(current, OSError) and current.errno in _NO_SPACE:
+            return True
+        if getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return True
+        if "No space left on device" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _rebuild(cls: type[OmnidexError], message: str, context: dict[str, Any]) -> OmnidexError:

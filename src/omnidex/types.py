@@ -483,6 +483,8 @@ class TaskRecord(_Model):
     """The error's stable code (``corrupt_media``, ``unsafe_url``…) when the task failed."""
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    object_deleted: bool = False
+    """True once the task's object was deleted: the task stays, as a record of what was done."""
     payload: dict[str, Any] = Field(default_factory=dict, exclude=True)
     """What a queued task works on (a stored file, its metadata); internal, never sent out."""
 
@@ -490,6 +492,30 @@ class TaskRecord(_Model):
     def retryable(self) -> bool:
         """Whether the task holds its input, so that it can be queued again."""
         return bool(self.payload)
+
+
+class DriftReport(BaseModel):
+    """What ``omnidex doctor`` found in one collection where its catalog and its documents
+    disagree, and whether it repaired it (:mod:`omnidex.store.doctor`)."""
+
+    collection: str
+    objects_without_documents: list[str] = Field(default_factory=list)
+    """Objects recorded as succeeded whose documents are not all in the store: set to pending, so
+    that ingesting them again restores their documents."""
+    documents_without_object: int = 0
+    """Documents of objects the catalog does not know (deleted): removed."""
+    objects_gone: list[str] = Field(default_factory=list)
+    """The unknown objects those documents belonged to."""
+    abandoned_tasks: int = 0
+    """Tasks left running by a run that died (killed): failed, their objects pending."""
+    repaired: bool = False
+    """False for a dry run: nothing was changed."""
+
+    @property
+    def clean(self) -> bool:
+        return not (
+            self.objects_without_documents or self.documents_without_object or self.abandoned_tasks
+        )
 
 
 class IngestStatus(StrEnum):

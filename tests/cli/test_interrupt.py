@@ -106,3 +106,25 @@ def test_a_killed_run_is_taken_up_by_the_next(data: Path, folder: Path) -> None:
 
     assert rerun(data, folder) == dict.fromkeys(["clip.mp4", "note0.txt", "note1.txt"], "ingested")
     assert set(statuses(data).values()) == {"succeeded"}
+
+
+def tasks(data: Path) -> list[tuple[str, str | None]]:
+    with sqlite3.connect(data / "catalog.sqlite") as db:
+        return db.execute("SELECT state, error_code FROM tasks ORDER BY seq").fetchall()
+
+
+def test_a_killed_runs_task_is_found_abandoned_not_left_running(data: Path, folder: Path) -> None:
+    code, _, _ = interrupt_mid_video(data, folder, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert tasks(data) == [("running", None)]  # as the killed run left it
+
+    doctor = omnidex(data, "doctor", "--dry-run")
+    out, err = doctor.communicate(timeout=120)
+    assert doctor.returncode == 0, err
+    assert out.strip() == "C: 1 task of killed runs (would be failed)"
+    assert tasks(data) == [("running", None)]
+
+    assert rerun(data, folder) == dict.fromkeys(["clip.mp4", "note0.txt", "note1.txt"], "ingested")
+    killed, *after = tasks(data)
+    assert killed == ("failed", "abandoned")
+    assert after == [("succeeded", None)] * 3

@@ -250,19 +250,42 @@ def test_set_object_status(catalog: Catalog) -> None:
         catalog.set_object_status(info.id, "missing", ObjectStatus.FAILED)
 
 
-def test_delete_object_removes_its_tasks(catalog: Catalog) -> None:
+def test_delete_object_keeps_its_tasks_as_tombstones(catalog: Catalog) -> None:
     info = make_collection(catalog)
     catalog.put_object(make_object(info.id, "o1"))
     catalog.put_object(make_object(info.id, "o2"))
     gone, kept = catalog.create_task(info.id, "o1"), catalog.create_task(info.id, "o2")
+    catalog.update_task(gone.id, state=TaskState.SUCCEEDED)
     catalog.delete_object(info.id, "o1")
     assert catalog.get_object(info.id, "o1") is None
     assert [o.id for o in catalog.list_objects(info.id)] == ["o2"]
-    with pytest.raises(NotFoundError):
-        catalog.get_task(gone.id)
-    assert catalog.get_task(kept.id) == kept
+    tombstone = catalog.get_task(gone.id)
+    assert (tombstone.state, tombstone.object_id, tombstone.object_deleted) == (
+        TaskState.SUCCEEDED,
+        "o1",
+        True,
+    )
+    assert [t.object_deleted for t in catalog.list_tasks(info.id)] == [False, True]
+    assert catalog.get_task(kept.id) == kept and not kept.object_deleted
     with pytest.raises(NotFoundError):
         catalog.delete_object(info.id, "o1")
+    catalog.put_object(make_object(info.id, "o1"))  # the same content ingested again
+    assert not catalog.get_task(gone.id).object_deleted
+
+
+def test_content_in_use(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    catalog.put_object(make_object(info.id, "o1", source="/up/aa.png"))
+    catalog.put_object(make_object(info.id, "o2", source="/up/bb.png", status=ObjectStatus.FAILED))
+    task, _ = catalog.enqueue_task(info.id, {"path": "/up/cc_1.png"})
+    assert catalog.content_in_use("/up/aa.png")
+    assert not catalog.content_in_use("/up/bb.png")  # only a failed object
+    assert catalog.content_in_use("/up/cc_1.png")  # a queued task names it
+    assert not catalog.content_in_use("/up/dd.png")
+    claimed = catalog.claim_task("w", lease_s=60)
+    assert claimed is not None and catalog.content_in_use("/up/cc_1.png")
+    catalog.release_task(task.id, "w", TaskState.FAILED)
+    assert not catalog.content_in_use("/up/cc_1.png")
 
 
 # --- tasks ---------------------------------------------------------------------------------------
@@ -857,6 +880,52 @@ def test_an_expired_lease_is_claimed_again(catalog: Catalog) -> None:
     reclaimed = catalog.claim_task("alive", lease_s=60)
     assert reclaimed is not None and reclaimed.id == task.id and reclaimed.attempts == 2
     assert not catalog.renew_lease(task.id, "dead", 60)  # the dead worker's lease is gone
+
+
+def test_tasks_of_dead_runs_are_settled_as_abandoned(catalog: Catalog) -> None:
+    info = make_collection(catalog)
+    names = ("expired", "gone", "alive", "done")
+    for object_id in names:
+        catalog.put_object(make_object(info.id, object_id, status=ObjectStatus.PROCESSING))
+    expired, gone, alive, done = (catalog.create_task(info.id, o) for o in names)
+    queued, _ = catalog.enqueue_task(info.id, {"path": "/a"})  # the queue's: claimed again
+    catalog.claim_task("worker", lease_s=0.01)
+    catalog.hold_task(expired.id, "other-host", lease_s=0.01)
+    catalog.hold_task(gone.id, "dead-pid", lease_s=60)
+    catalog.hold_task(alive.id, "live-pid", lease_s=60)
+    catalog.hold_task(done.id, "dead-pid", lease_s=60)
+    catalog.update_task(done.id, state=TaskState.SUCCEEDED)
+    running = catalog.get_task(alive.id)
+    assert (running.state, running.attempts) == (TaskState.RUNNING, 1)
+    time.sleep(0.05)
+
+    def dead(owner: str) -> bool:
+        return owner == "dead-pid"
+
+    found = catalog.settle_abandoned_tasks(dead, "abandoned!", repair=False)
+    assert sorted(t.id for t in found) == sorted([expired.id, gone.id])
+    assert catalog.get_task(gone.id).state is TaskState.RUNNING  # a dry run changes nothing
+    settled = catalog.settle_abandoned_tasks(dead, "abandoned!")
+    assert sorted(t.id for t in settled) == sorted([expired.id, gone.id])
+    for task_id in (expired.id, gone.id):
+        task = catalog.get_task(task_id)
+        assert (task.state, task.error, task.error_code) == (
+            TaskState.FAILED,
+            "abandoned!",
+            "abandoned",
+        )
+    assert catalog.get_task(alive.id).state is TaskState.RUNNING
+    assert catalog.get_task(queued.id).state is TaskState.RUNNING
+    statuses = {o.id: (o.status, o.error) for o in catalog.list_objects(info.id)}
+    assert statuses == {
+        "expired": (ObjectStatus.PENDING, "abandoned!"),
+        "gone": (ObjectStatus.PENDING, "abandoned!"),
+        "alive": (ObjectStatus.PROCESSING, None),
+        "done": (ObjectStatus.PROCESSING, None),
+    }
+    assert catalog.settle_abandoned_tasks(dead, "abandoned!") == []
+    assert catalog.renew_lease(alive.id, "live-pid", 60)
+    assert not catalog.renew_lease(gone.id, "dead-pid", 60)
 
 
 def test_a_task_released_for_later_waits_its_turn(catalog: Catalog) -> None:

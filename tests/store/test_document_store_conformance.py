@@ -277,6 +277,12 @@ def test_object_ids_are_those_with_a_matching_document(docs: DocumentStore) -> N
     assert docs.object_ids(COL, Compare(Field("speaker", True), "=", "nobody")) == set()
 
 
+def test_object_counts(docs: DocumentStore) -> None:
+    assert docs.object_counts(COL) == {"a": 2, "b": 1}
+    docs.delete_object(COL, "a")
+    assert docs.object_counts(COL) == {"b": 1}
+
+
 # --- list, count, filters ----------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from omnidex.cli import (
     ask,
     collections,
     demo,
+    doctor,
     documents,
     ingest,
     keys,
@@ -49,6 +50,7 @@ app.command()(ask.ask)
 app.command()(demo.demo)
 app.command()(serve.serve)
 app.command()(migrate.migrate)
+app.command()(doctor.doctor)
 app.command("eval")(retrievers.evaluate)
 
 LOCAL_ONLY = {
@@ -57,6 +59,7 @@ LOCAL_ONLY = {
     "demo": "builds a local demo",
     "serve": "runs a server",
     "migrate": "migrates the catalog the server uses",
+    "doctor": "repairs the catalog and documents",
 }
 """Commands that work on the local data folder only, and why."""
 

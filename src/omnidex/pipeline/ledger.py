@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from omnidex.errors import OmnidexError, StoreError
+from omnidex.pipeline.leases import Leases
 from omnidex.pipeline.steps import documents_of, failed
 from omnidex.store.catalog import Catalog
 from omnidex.store.documents import DocumentStore
@@ -35,6 +36,16 @@ class Ledger:
     documents: DocumentStore
     collection: CollectionInfo
     extractor_refs: list[str]
+    leases: Leases = field(init=False)
+    """The leases of the tasks this ledger makes, renewed until :meth:`close`."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "leases", Leases(self.catalog))
+
+    def close(self) -> None:
+        """Stop renewing leases: the run is over (its tasks settled, or left to be found
+        abandoned)."""
+        self.leases.close()
 
     def start(
         self,
@@ -45,7 +56,8 @@ class Ledger:
     ) -> tuple[ObjectRecord, str]:
         """``new`` recorded as processing (keeping the source and document count of an earlier
         ingest, ``existing``) and its task: ``task_id`` if the caller gave one (a queued task,
-        which the caller ends), else a new task, running. Returns the record and the task id."""
+        which the caller ends), else a new task, running under this run's lease. Returns the record
+        and the task id."""
         record = self.catalog.put_object(
             new.model_copy(
                 update={
@@ -57,7 +69,7 @@ class Ledger:
         )
         if task_id is None:
             task_id = self.catalog.create_task(self.collection.id, record.id).id
-            self.catalog.update_task(task_id, state=TaskState.RUNNING, attempt=True)
+            self.leases.hold(task_id)
         self.catalog.update_task(task_id, stage=stage, object_id=record.id)
         return record, task_id
 

@@ -9,7 +9,9 @@ converges to the same documents. One bad object fails alone; the others land.
 
 An interrupt (Ctrl-C) settles the objects under way back to ``pending`` (their tasks
 ``canceled``) before it propagates. Whatever ends a run, even SIGKILL, the next ingest takes every
-object not ``succeeded`` at once: an unfinished one is simply done again.
+object not ``succeeded`` at once: an unfinished one is simply done again. The tasks a run makes
+are held under leases (:mod:`omnidex.pipeline.leases`), so that those of a killed run are found
+abandoned by the next one and failed, not left ``running``.
 """
 
 from __future__ import annotations
@@ -24,9 +26,17 @@ from typing import Any
 from omnidex.config import Settings
 from omnidex.errors import OmnidexError
 from omnidex.pipeline.interrupts import checkpoint
+from omnidex.pipeline.leases import settle_abandoned
 from omnidex.pipeline.ledger import Ledger, unchanged
 from omnidex.pipeline.plan import Plan
-from omnidex.pipeline.steps import extract, failed, identify, is_current, object_id_for
+from omnidex.pipeline.steps import (
+    extract,
+    failed,
+    identify,
+    is_current,
+    object_id_for,
+    stored_documents,
+)
 from omnidex.segment.objects import segment_object
 from omnidex.store.catalog import Catalog
 from omnidex.store.documents import DocumentStore
@@ -99,6 +109,7 @@ class LocalRunner:
             if progress:
                 progress(result)
 
+        settle_abandoned(self.catalog)
         group: list[_Job] = []
         try:
             for job_or_result in self._prepare_all(paths, metadata or {}, task_ids):
@@ -115,6 +126,8 @@ class LocalRunner:
         except KeyboardInterrupt:
             self._interrupted(group)
             raise
+        finally:
+            self.ledger.close()
         if any(r and r.status is IngestStatus.INGESTED for r in results):
             self.documents.optimize(self.collection.id)
         return [r for r in results if r is not None]
@@ -137,7 +150,12 @@ class LocalRunner:
         sha256, kind = identify(path, self.settings.limits)
         object_id = object_id_for(sha256)
         existing = self.catalog.get_object(self.collection.id, object_id)
-        if is_current(existing, self.collection, metadata):
+        if existing is not None and is_current(
+            existing,
+            self.collection,
+            metadata,
+            stored_documents(self.documents, self.collection.id, object_id),
+        ):
             return index, unchanged(source, existing, object_id)
         new = ObjectRecord(
             id=object_id,

@@ -39,6 +39,7 @@ from omnidex.errors import (
     MissingDependencyError,
     OmnidexError,
 )
+from omnidex.pipeline.leases import settle_abandoned
 from omnidex.pipeline.ledger import Ledger, unchanged
 from omnidex.pipeline.local_runner import ProgressCallback
 from omnidex.pipeline.plan import Plan
@@ -152,6 +153,7 @@ class RayRunner:
         if not paths:
             return []
         ray = connect(self.options.address)
+        settle_abandoned(self.catalog)
         run = _Run(self, list(paths), metadata or {}, task_ids, progress)
         board = ray.remote(num_cpus=0)(ProgressBoard).remote()
         stop = threading.Event()
@@ -171,6 +173,7 @@ class RayRunner:
             stop.set()
             follower.join()
             ray.kill(board)
+            run.ledger.close()
         run.abandon("the run ended without this object's segments")
         if any(r.status is IngestStatus.INGESTED for r in run.results.values()):
             self.documents.optimize(self.collection.id)
@@ -188,13 +191,19 @@ class RayRunner:
         )
 
     def _current(self, metadata: dict[str, Any]) -> set[str]:
-        """Ids of the objects that need no work: ingested with this spec and this metadata."""
+        """Ids of the objects that need no work: ingested with this spec and this metadata, their
+        documents all in the store."""
         current: set[str] = set()
+        stored = self.documents.object_counts(self.collection.id)
         offset, page = 0, 5000
         while records := self.catalog.list_objects(
             self.collection.id, ObjectStatus.SUCCEEDED, page, offset
         ):
-            current.update(r.id for r in records if is_current(r, self.collection, metadata))
+            current.update(
+                r.id
+                for r in records
+                if is_current(r, self.collection, metadata, stored.get(r.id, 0))
+            )
             offset += page
         return current
 

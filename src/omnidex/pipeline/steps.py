@@ -18,6 +18,8 @@ from omnidex.errors import ExtractionError, OmnidexError, SourceError, SourceNot
 from omnidex.extractors.base import Extractor
 from omnidex.media.kinds import detect_kind
 from omnidex.sources.local import sha256_file
+from omnidex.store.documents import DocumentStore
+from omnidex.store.filters import Compare, Field
 from omnidex.types import (
     CollectionInfo,
     Document,
@@ -63,15 +65,26 @@ def identify(path: Path, limits: Limits) -> tuple[str, ObjectKind | SourceError]
 
 
 def is_current(
-    existing: ObjectRecord | None, collection: CollectionInfo, metadata: dict[str, Any]
+    existing: ObjectRecord | None,
+    collection: CollectionInfo,
+    metadata: dict[str, Any],
+    stored: int,
 ) -> bool:
-    """Whether an object needs no work: ingested with this spec version and this metadata."""
+    """Whether an object needs no work: ingested with this spec version and this metadata, and
+    its documents all still in the store (``stored`` is how many it holds there), so that lost
+    documents are restored by ingesting the object again."""
     return (
         existing is not None
         and existing.status is ObjectStatus.SUCCEEDED
         and existing.spec_version == collection.spec_version
         and existing.metadata == metadata
+        and stored == existing.document_count
     )
+
+
+def stored_documents(documents: DocumentStore, collection_id: str, object_id: str) -> int:
+    """How many documents of one object the store holds."""
+    return documents.count(collection_id, Compare(Field("object_id"), "=", object_id))
 
 
 def extract(

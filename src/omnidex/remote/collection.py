@@ -116,12 +116,11 @@ class RemoteCollection:
 
     def _send(self, path: Path, metadata: dict[str, Any]) -> TaskRecord | IngestResult:
         """Upload one file: its task, or its result when it is unchanged or refused."""
+        from omnidex.pipeline.steps import is_current
+
         stored = self._stored(path)
-        if (
-            stored is not None
-            and stored.status is ObjectStatus.SUCCEEDED
-            and stored.spec_version == self.info.spec_version
-            and stored.metadata == metadata
+        if stored is not None and is_current(
+            stored, self.info, metadata, self.count(f"object_id = '{stored.id}'")
         ):
             return _unchanged(path, stored)
         fields = {"metadata": json.dumps(metadata)}

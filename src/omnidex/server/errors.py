@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
-from omnidex.errors import OmnidexError
+from omnidex.errors import OmnidexError, StorageFullError, is_storage_full
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,16 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(RuntimeError)
+    async def storage_full(request: Request, exc: Exception) -> JSONResponse:
+        """A file or a native store (LanceDB) that found the disk full: 507, not 500."""
+        if not is_storage_full(exc):
+            raise exc
+        log.warning("%s %s: no space left on device", request.method, request.url.path)
+        full = StorageFullError("no space left to store this; free some and try again")
+        return JSONResponse(error_body(full.code, full.message), status_code=507)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:

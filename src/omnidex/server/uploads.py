@@ -104,12 +104,6 @@ def save_stream(source: BinaryIO, folder: Path, filename: str | None, max_bytes:
     return target
 
 
-def discard(path: Path, folder: Path) -> None:
-    """Remove a stored file, only if it lies in ``folder``."""
-    if path.resolve().parent == folder.resolve():
-        path.unlink(missing_ok=True)
-
-
 def move_into(path: Path, folder: Path, filename: str | None, limits: Limits) -> Path:
     """Move a fetched file into ``folder`` under a generated name with the extension of the kind
     its bytes show (``filename``'s, when it shows none: ingest then reports what is wrong)."""

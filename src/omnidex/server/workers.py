@@ -30,6 +30,7 @@ from pathlib import Path
 from omnidex.embedded import Runner
 from omnidex.errors import ClusterError, NotFoundError, OmnidexError, StoreError
 from omnidex.pipeline.ray_options import RayOptions
+from omnidex.server import content
 from omnidex.server.object_access import check_object_access
 from omnidex.server.state import ServerState
 from omnidex.server.uploads import move_into
@@ -213,21 +214,22 @@ class Workers:
             for task, _ in group:
                 self._failed(worker, task, exc)
             return
-        for (task, _), result in zip(group, results, strict=True):
+        for (task, path), result in zip(group, results, strict=True):
             try:
-                self._settle(worker, task, result)
-            except NotFoundError:  # its object was deleted, and its task with it, meanwhile
+                self._settle(worker, task, path, result)
+            except NotFoundError:  # its collection was dropped meanwhile
                 log.info("task %s: gone before it was settled", task.id)
 
-    def _settle(self, worker: str, task: TaskRecord, result: IngestResult) -> None:
+    def _settle(self, worker: str, task: TaskRecord, path: Path, result: IngestResult) -> None:
         """End ``task`` as its ingest ``result`` says."""
         if result.status is not IngestStatus.FAILED:
             self.state.catalog.update_task(task.id, progress=1.0, object_id=result.object_id)
             self._finish(worker, task, TaskState.SUCCEEDED)
         elif result.error_code in TRANSIENT:  # e.g. the model server was down
             self._retry_or_fail(worker, task, result.error or "", result.error_code)
-        else:  # the file itself is bad: trying again would fail again
+        else:  # the file itself is bad: trying again would fail again, so it need not be kept
             self._fail(worker, task, result.error, result.error_code)
+            content.release(path, self.state.uploads, self.state.catalog)
 
     def _fetch(self, url: str, namespace: str) -> Path:
         """The file at ``url`` in the uploads folder: read from object storage if the operator
@@ -244,7 +246,9 @@ class Workers:
                 allow_hosts=tuple(config.url_allow_hosts),
             )
             fetched = fetch_url(url, self.state.uploads, policy)
-        return move_into(fetched.path, self.state.uploads, fetched.filename_hint or url, limits)
+        moved = move_into(fetched.path, self.state.uploads, fetched.filename_hint or url, limits)
+        with content.LOCK:
+            return content.place(moved, self.state.uploads)
 
     def _fail(self, worker: str, task: TaskRecord, error: str | None, code: str | None) -> None:
         self._finish(worker, task, TaskState.FAILED, error, code)

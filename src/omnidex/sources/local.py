@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from omnidex.errors import OmnidexError, SourceNotFoundError
+from omnidex.errors import OmnidexError, SourceNotFoundError, StorageFullError, is_storage_full
 
 COPY_CHUNK = 1024 * 1024
 
@@ -51,8 +51,10 @@ def copy_capped(
                 if copied > max_bytes:
                     raise too_big()
                 out.write(chunk)
-    except BaseException:
+    except BaseException as exc:
         target.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and is_storage_full(exc):
+            raise StorageFullError(f"no space left to store {target.name}") from exc
         raise
     return copied
 

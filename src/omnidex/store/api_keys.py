@@ -14,13 +14,21 @@ That lookup's timing can tell an attacker at most something about a hash, never 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import string
 
-from omnidex.errors import AuthenticationError, InvalidSpecError, PermissionDeniedError
+from omnidex.errors import (
+    AuthenticationError,
+    InvalidSpecError,
+    PermissionDeniedError,
+    StorageFullError,
+)
 from omnidex.store.catalog import Catalog
 from omnidex.types import ApiKeyInfo, KeyRole
+
+log = logging.getLogger(__name__)
 
 PREFIX = "odx"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -67,7 +75,10 @@ def authenticate(catalog: Catalog, key: str) -> ApiKeyInfo:
     info = catalog.find_api_key(hash_key(key))
     if info is None or info.id != key_id:
         raise AuthenticationError("unknown or revoked API key", key_id=key_id)
-    catalog.touch_api_key(info.id)
+    try:
+        catalog.touch_api_key(info.id)
+    except StorageFullError:  # the use is not recorded, but the key still works: reads go on
+        log.warning("API key %s: its use not recorded: no space left for the catalog", info.id)
     return info
 
 

@@ -11,6 +11,7 @@ too. An acknowledged write (a method that returned) survives a kill -9 of the pr
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -102,7 +103,12 @@ class Catalog(Protocol):
         """NotFoundError if absent. ``error`` is cleared unless given."""
 
     def delete_object(self, collection_id: str, object_id: str) -> None:
-        """Removes the object's tasks too; NotFoundError if absent."""
+        """NotFoundError if absent. Its tasks stay, as tombstones: ``object_deleted`` is True
+        on each while no object of that id is in the collection."""
+
+    def content_in_use(self, source: str) -> bool:
+        """Whether an object that is not failed, in any collection, has ``source`` as its source,
+        or a queued or running task's payload names it."""
 
     # tasks
     def create_task(
@@ -145,6 +151,18 @@ class Catalog(Protocol):
 
     def renew_lease(self, task_id: str, worker: str, lease_s: float) -> bool:
         """Extend the lease; False when ``worker`` no longer holds the task."""
+
+    def hold_task(self, task_id: str, owner: str, lease_s: float) -> TaskRecord:
+        """Set a task made by :meth:`create_task` running under ``owner``'s lease (renewed with
+        :meth:`renew_lease`), with one more attempt. NotFoundError if absent."""
+
+    def settle_abandoned_tasks(
+        self, gone: Callable[[str], bool], error: str, *, repair: bool = True
+    ) -> list[TaskRecord]:
+        """Fail (``abandoned``, with ``error``) the running tasks not of the queue whose lease
+        ran out or whose owner is ``gone``, and set their objects that are still processing
+        under no other running task back to pending with ``error``; the tasks failed. Without
+        ``repair``, the tasks that would be, unchanged."""
 
     def release_task(
         self,
@@ -284,3 +302,11 @@ def ensure_namespace(catalog: Catalog, namespace: str) -> None:
         return
     with contextlib.suppress(AlreadyExistsError):
         catalog.create_namespace(namespace)
+
+
+def all_objects(catalog: Catalog, collection_id: str, page: int = 5000) -> list[ObjectRecord]:
+    """Every object of a collection, in order of creation, read ``page`` at a time."""
+    records: list[ObjectRecord] = []
+    while found := catalog.list_objects(collection_id, limit=page, offset=len(records)):
+        records.extend(found)
+    return records

@@ -53,6 +53,9 @@ class DocumentStore(Protocol):
 
     def count(self, collection_id: str, where: Filter | None = None) -> int: ...
 
+    def object_counts(self, collection_id: str) -> dict[str, int]:
+        """How many documents each object holds, by object id (objects with none are absent)."""
+
     def vector_search(
         self,
         collection_id: str,

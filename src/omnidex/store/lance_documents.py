@@ -425,6 +425,14 @@ class LanceDocumentStore:
         predicate = None if where is None else layout.where(where)
         return int(layout.dataset().count_rows(predicate))
 
+    def object_counts(self, collection_id: str) -> dict[str, int]:
+        table = self._layout(collection_id).table
+        ids = table.search().select(["object_id"]).limit(None).to_arrow()
+        counted = ids.group_by("object_id").aggregate([([], "count_all")])
+        return dict(
+            zip(counted["object_id"].to_pylist(), counted["count_all"].to_pylist(), strict=True)
+        )
+
     def vector_search(
         self,
         collection_id: str,

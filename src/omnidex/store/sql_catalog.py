@@ -32,6 +32,12 @@ from omnidex.types import (
     TaskState,
 )
 
+TASK_COLUMNS = (
+    "tasks.*, (tasks.object_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM objects"
+    " WHERE objects.collection_id = tasks.collection_id AND objects.id = tasks.object_id))"
+    " AS object_deleted"
+)
+"""A task's row, with whether its object is gone (the task is then a tombstone)."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _FEATURES = TypeAdapter(list[FeatureColumn])
 
@@ -289,13 +295,20 @@ class SqlCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
         with self._write() as conn:
             self._object(conn, collection_id, object_id)
             conn.execute(
-                "DELETE FROM tasks WHERE collection_id = ? AND object_id = ?",
-                (collection_id, object_id),
-            )
-            conn.execute(
                 "DELETE FROM objects WHERE collection_id = ? AND id = ?",
                 (collection_id, object_id),
             )
+
+    def content_in_use(self, source: str) -> bool:
+        named = "%" + json.dumps(source)[1:-1] + "%"  # as the JSON payload spells it
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM objects WHERE source = ? AND status != 'failed' UNION ALL"
+                " SELECT 1 FROM tasks WHERE state IN ('queued', 'running') AND payload LIKE ?"
+                " LIMIT 1",
+                (source, named),
+            ).fetchone()
+        return row is not None
 
     # --- tasks ------------------------------------------------------------------------------
 
@@ -323,7 +336,7 @@ class SqlCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
             return self._task(conn, task_id)
 
     def _task(self, conn: Connection, task_id: str) -> TaskRecord:
-        row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        row = conn.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"task {task_id!r} does not exist", task=task_id)
         return _task_record(row)
@@ -370,7 +383,8 @@ class SqlCatalog(RetrieverRows, ApiKeyRows, QueueRows, WebhookRows):
     ) -> list[TaskRecord]:
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT * FROM tasks WHERE (CAST(? AS TEXT) IS NULL OR collection_id = ?)"
+                f"SELECT {TASK_COLUMNS} FROM tasks"
+                " WHERE (CAST(? AS TEXT) IS NULL OR collection_id = ?)"
                 " AND (CAST(? AS TEXT) IS NULL OR state = ?) ORDER BY seq DESC LIMIT ?",
                 (collection_id, collection_id, _value(state), _value(state), limit),
             ).fetchall()
@@ -429,4 +443,5 @@ def _task_record(row: Any) -> TaskRecord:
         error=row["error"],
         created_at=as_time(row["created_at"]),
         updated_at=as_time(row["updated_at"]),
+        object_deleted=bool(row["object_deleted"]),
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from omnidex.errors import TaskStateError
@@ -80,6 +81,65 @@ class QueueRows(CatalogRows):
                 (time.time() + lease_s, task_id, worker),
             ).rowcount
         return changed == 1
+
+    def hold_task(self, task_id: str, owner: str, lease_s: float) -> TaskRecord:
+        """Run a task its own process made under ``owner``'s lease, with one more attempt."""
+        with self._write() as conn:
+            self._task(conn, task_id)
+            conn.execute(
+                "UPDATE tasks SET state = 'running', lease_owner = ?, lease_until = ?,"
+                " attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                (owner, time.time() + lease_s, now_iso(), task_id),
+            )
+            return self._task(conn, task_id)
+
+    def settle_abandoned_tasks(
+        self, gone: Callable[[str], bool], error: str, *, repair: bool = True
+    ) -> list[TaskRecord]:
+        """Fail the running tasks outside the queue whose lease ran out or whose owner is
+        ``gone`` (or that have no owner: made before leases were kept), and set their objects
+        that are still processing, under no other running task, back to pending. Without
+        ``repair``, only find them."""
+        now = time.time()
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT id, lease_owner, lease_until FROM tasks"
+                " WHERE state = 'running' AND payload IS NULL"
+            ).fetchall()
+        dead = [
+            row["id"]
+            for row in rows
+            if row["lease_owner"] is None
+            or (row["lease_until"] or 0.0) < now
+            or gone(row["lease_owner"])
+        ]
+        if not dead or not repair:
+            with self._read() as conn:
+                return [self._task(conn, task_id) for task_id in dead]
+        settled: list[TaskRecord] = []
+        with self._write() as conn:
+            for task_id in dead:
+                changed = conn.execute(
+                    "UPDATE tasks SET state = 'failed', error = ?, error_code = 'abandoned',"
+                    " lease_owner = NULL, lease_until = NULL, updated_at = ?"
+                    " WHERE id = ? AND state = 'running'",
+                    (error, now_iso(), task_id),
+                ).rowcount
+                if changed != 1:
+                    continue  # it ended meanwhile
+                task = self._task(conn, task_id)
+                settled.append(task)
+                if task.object_id is None:
+                    continue
+                conn.execute(
+                    "UPDATE objects SET status = 'pending', error = ?, updated_at = ?"
+                    " WHERE collection_id = ? AND id = ? AND status = 'processing'"
+                    " AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.state = 'running'"
+                    " AND tasks.collection_id = objects.collection_id"
+                    " AND tasks.object_id = objects.id)",
+                    (error, now_iso(), task.collection_id, task.object_id),
+                )
+        return settled
 
     def release_task(
         self,

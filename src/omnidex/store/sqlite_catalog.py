@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from omnidex.errors import StoreError
+from omnidex.errors import StorageFullError, StoreError, is_storage_full
 from omnidex.store.catalog import DEFAULT_NAMESPACE
 from omnidex.store.sql_catalog import SqlCatalog
 from omnidex.store.sql_rows import Connection, now_iso
@@ -68,15 +68,24 @@ class SqliteCatalog(SqlCatalog):
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """One immediate transaction: committed when the block ends, rolled back on error."""
+        """One immediate transaction: committed when the block ends, rolled back on error.
+        StorageFullError when the disk is full (nothing was written)."""
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            if is_storage_full(exc):
+                raise StorageFullError(
+                    "the catalog cannot be written: no space left on its disk"
+                ) from exc
             raise
-        conn.execute("COMMIT")
 
     def _next_seq(self, conn: Connection, table: str, collection_id: str) -> int:
         """One more than the largest: objects count per collection (an index answers), tasks

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
 from omnidex.embedded import Database
-from omnidex.server.auth import database, writable_database
+from omnidex.server import content
+from omnidex.server.auth import State, database, writable_database
 from omnidex.server.wire import CollectionIn, ExtractorsIn
+from omnidex.store.catalog import all_objects
 from omnidex.types import CollectionInfo
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
@@ -48,6 +51,12 @@ def update_extractors(name: str, body: ExtractorsIn, db: Writer) -> CollectionIn
 
 
 @router.delete("/{name}", status_code=204)
-def delete_collection(name: str, db: Writer) -> Response:
+def delete_collection(name: str, db: Writer, state: State) -> Response:
+    """Drop the collection with its objects, documents and tasks, and release the content its
+    objects held (:mod:`omnidex.server.content`)."""
+    info = db.catalog.get_collection(db.namespace, name)
+    sources = {record.source for record in all_objects(db.catalog, info.id)}
     db.drop_collection(name)
+    for source in sources:
+        content.release(Path(source), state.uploads, state.catalog)
     return Response(status_code=204)

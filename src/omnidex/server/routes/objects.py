@@ -22,9 +22,10 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from omnidex.embedded import Database
 from omnidex.errors import InvalidSpecError, PayloadTooLargeError
 from omnidex.metadata import check_metadata
+from omnidex.server import content
 from omnidex.server.auth import State, database, writable_database
 from omnidex.server.object_access import check_object_access
-from omnidex.server.uploads import check_filename, discard, keep, save_stream
+from omnidex.server.uploads import check_filename, keep, save_stream
 from omnidex.server.webhooks import emit
 from omnidex.sources.object_storage import is_object_url
 from omnidex.types import DeletedObjects, ObjectRecord, TaskRecord, WebhookEventType
@@ -88,9 +89,26 @@ async def upload(
         saved = await run_in_threadpool(save_stream, file.file, state.uploads, file.filename, limit)
     finally:
         await form.close()  # the spooled parts
-    path = await run_in_threadpool(keep, saved, file.filename, state.settings.limits)
-    payload = {"path": str(path), "metadata": metadata, "filename": _display(file.filename)}
-    return _queued(state, collection.info.id, payload, idempotency_key, path)
+    checked = await run_in_threadpool(keep, saved, file.filename, state.settings.limits)
+    return await run_in_threadpool(
+        _queue_upload, state, collection.info.id, checked, metadata, file.filename, idempotency_key
+    )
+
+
+def _queue_upload(
+    state: State,
+    collection_id: str,
+    checked: Path,
+    metadata: dict[str, Any],
+    filename: str | None,
+    idempotency_key: str | None,
+) -> JSONResponse:
+    """Keep the checked upload as its content's one copy and queue its task, together: a
+    release meanwhile cannot take the file (:mod:`omnidex.server.content`)."""
+    with content.LOCK:
+        path = content.place(checked, state.uploads)
+        payload = {"path": str(path), "metadata": metadata, "filename": _display(filename)}
+        return _queued(state, collection_id, payload, idempotency_key)
 
 
 @router.post("/url", status_code=202, response_model=TaskRecord)
@@ -102,7 +120,7 @@ def ingest_url(
     if is_object_url(body.url):
         check_object_access(state.config.object_store_allow, db.namespace, body.url)
     payload = {"url": body.url, "metadata": body.metadata}
-    return _queued(state, collection.info.id, payload, idempotency_key, None)
+    return _queued(state, collection.info.id, payload, idempotency_key)
 
 
 @router.get("")
@@ -130,7 +148,7 @@ def delete_objects(
     deleted = db.collection(name).delete_objects(where, dry_run=dry_run)
     if not dry_run:
         for record in deleted.objects:
-            discard(Path(record.source), state.uploads)
+            content.release(Path(record.source), state.uploads, state.catalog)
             emit(
                 state, WebhookEventType.OBJECT_DELETED, db.namespace, record.model_dump(mode="json")
             )
@@ -166,22 +184,19 @@ def update_metadata(name: str, object_id: str, body: MetadataIn, db: Writer) -> 
 
 @router.delete("/{object_id}", status_code=204)
 def delete_object(name: str, object_id: str, db: Writer, state: State) -> Response:
-    """Remove the object, its documents and thumbnails, and the stored upload; emit
-    ``object.deleted``."""
+    """Remove the object, its documents and thumbnails, and its stored content unless another
+    object or a queued task needs it; emit ``object.deleted``. Its tasks stay, marked
+    ``object_deleted``."""
     collection = db.collection(name)
     record = collection.object(object_id)
     collection.delete_object(object_id)
-    discard(Path(record.source), state.uploads)
+    content.release(Path(record.source), state.uploads, state.catalog)
     emit(state, WebhookEventType.OBJECT_DELETED, db.namespace, record.model_dump(mode="json"))
     return Response(status_code=204)
 
 
 def _queued(
-    state: State,
-    collection_id: str,
-    payload: dict[str, Any],
-    idempotency_key: str | None,
-    stored: Path | None,
+    state: State, collection_id: str, payload: dict[str, Any], idempotency_key: str | None
 ) -> JSONResponse:
     task, new = state.catalog.enqueue_task(
         collection_id,
@@ -189,8 +204,8 @@ def _queued(
         idempotency_key=idempotency_key,
         max_attempts=state.config.max_attempts,
     )
-    if not new and stored is not None:
-        discard(stored, state.uploads)  # the first request's file is the one ingested
+    if not new and "path" in payload:  # the first request's file is the one ingested
+        content.release(Path(payload["path"]), state.uploads, state.catalog)
     state.wake_workers()
     return JSONResponse(task.model_dump(mode="json"), status_code=202 if new else 200)
 

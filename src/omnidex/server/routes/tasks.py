@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from omnidex.errors import NotFoundError
+from omnidex.errors import NotFoundError, StorageFullError
+from omnidex.pipeline.leases import settle_abandoned
 from omnidex.server.auth import Principal, State, principal, writer
 from omnidex.types import TaskRecord, TaskState
 
@@ -17,12 +19,21 @@ Writer = Annotated[Principal, Depends(writer)]
 
 def _owned(state: State, who: Principal, task_id: str) -> TaskRecord:
     """The task if its collection is in the caller's namespace; NotFoundError otherwise, so
-    that ids of other namespaces cannot be probed."""
+    that ids of other namespaces cannot be probed. Tasks of killed runs are found abandoned
+    first (:mod:`omnidex.pipeline.leases`)."""
+    _settle_abandoned(state)
     task = state.catalog.get_task(task_id)
     ids = {c.id for c in state.catalog.list_collections(who.namespace)}
     if task.collection_id not in ids:
         raise NotFoundError(f"task {task_id!r} does not exist", task=task_id)
     return task
+
+
+def _settle_abandoned(state: State) -> None:
+    """Fail the tasks of killed runs before they are shown; on a full disk they are shown as
+    they are, since a read must not fail for a write it did on the side."""
+    with contextlib.suppress(StorageFullError):
+        settle_abandoned(state.catalog)
 
 
 @router.get("/{task_id}")
@@ -38,6 +49,7 @@ def list_tasks(
     task_state: Annotated[TaskState | None, Query(alias="state")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[TaskRecord]:
+    _settle_abandoned(state)
     if collection is not None:
         ids = [state.catalog.get_collection(who.namespace, collection).id]
     else:
