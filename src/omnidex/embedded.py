@@ -38,6 +38,7 @@ from omnidex.store.lance_documents import LanceDocumentStore
 from omnidex.types import (
     ApiKeyInfo,
     CollectionInfo,
+    CollectionSpec,
     Document,
     ExtractorSpec,
     Hit,
@@ -350,12 +351,15 @@ class Collection:
         the spec version goes up. ``progress(done, total, source)`` follows each object."""
         with self._lock:
             current = self.db.catalog.get_collection(self.db.namespace, self.name)
-            plan = build_plan(current.spec)
+            plan = build_plan(current.spec, current.features)
             wanted = normalize_spec([extractor], current.spec.segmentation).extractors[0]
             there = next((s for s in current.spec.extractors if s.name == wanted.name), None)
             if there is None:
-                spec = [*current.spec.extractors, wanted]
-                new = build_plan(normalize_spec(spec, current.spec.segmentation))
+                spec = CollectionSpec(
+                    extractors=[*current.spec.extractors, wanted],
+                    segmentation=current.spec.segmentation,
+                )
+                new = build_plan(spec)
                 added, switch = added_extractor(plan, new), True
             elif there.params == wanted.params:  # added before: finish what is not done
                 new, switch = plan, False
@@ -378,7 +382,7 @@ class Collection:
                 switch=switch,
             )
             info = self.db.catalog.get_collection(self.db.namespace, self.name)
-            self._refresh(info, build_plan(info.spec))
+            self._refresh(info, build_plan(info.spec, info.features))
             return report
 
     def _refresh(self, info: CollectionInfo, plan: Plan) -> None:
