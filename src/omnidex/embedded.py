@@ -39,6 +39,7 @@ from omnidex.store.lance_documents import LanceDocumentStore
 from omnidex.types import (
     ApiKeyInfo,
     CollectionInfo,
+    CollectionSpec,
     DeletedObjects,
     Document,
     DriftReport,
@@ -48,6 +49,7 @@ from omnidex.types import (
     KeyRole,
     ObjectRecord,
     ObjectStatus,
+    ReembedReport,
     RetrievalResult,
     RetrieverInfo,
     RetrieverSpec,
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
 
     from omnidex.pipeline.local_runner import LocalRunner, ProgressCallback
     from omnidex.pipeline.ray_runner import RayRunner
+    from omnidex.pipeline.reembed import ReembedProgress
 
 ImageArg: TypeAlias = "str | Path | bytes | Image.Image"
 log = logging.getLogger(__name__)
@@ -370,6 +373,59 @@ class Collection:
         if image is not None:
             inputs["image"] = self.db.query_image(image)
         return retriever.run(inputs, where=_filter(where))
+
+    def add_extractor(
+        self,
+        extractor: str | dict[str, Any] | ExtractorSpec,
+        progress: ReembedProgress | None = None,
+    ) -> ReembedReport:
+        """Add an extractor that works from what is stored (``image_embedding@v1``) to this
+        collection and run it over the documents already there, without segmenting or
+        extracting again: OCR text, transcripts and captions stay as they are. Each object is
+        written at once, so an interrupted run resumes where it stopped when called again (the
+        objects done are skipped); searches use the old spec until every object is done, then
+        the spec version goes up. ``progress(done, total, source)`` follows each object."""
+        from omnidex.pipeline.reembed import added_extractor, reembed
+
+        with self._lock:
+            current = self.db.catalog.get_collection(self.db.namespace, self.name)
+            plan = build_plan(current.spec, current.features)
+            wanted = normalize_spec([extractor], current.spec.segmentation).extractors[0]
+            there = next((s for s in current.spec.extractors if s.name == wanted.name), None)
+            if there is None:
+                spec = CollectionSpec(
+                    extractors=[*current.spec.extractors, wanted],
+                    segmentation=current.spec.segmentation,
+                )
+                new = build_plan(spec)
+                added, switch = added_extractor(plan, new), True
+            elif there.params == wanted.params:  # added before: finish what is not done
+                new, switch = plan, False
+                added = plan.extractors[current.spec.extractors.index(there)]
+            else:
+                raise InvalidSpecError(
+                    f"{wanted.name} is already in collection {self.name!r} with other params; "
+                    "changing them in place is not supported: update_collection, then ingest "
+                    "again",
+                    field="extractor",
+                )
+            report = reembed(
+                self.db.catalog,
+                self.db.documents,
+                current,
+                new,
+                added,
+                self.db.settings,
+                progress,
+                switch=switch,
+            )
+            info = self.db.catalog.get_collection(self.db.namespace, self.name)
+            self._refresh(info, build_plan(info.spec, info.features))
+            return report
+
+    def _refresh(self, info: CollectionInfo, plan: Plan) -> None:
+        self.info, self.plan = info, plan
+        self._searches.clear()
 
     def source(self) -> Source:
         """The collection as retrieval stages see it: its info and its query encoders."""

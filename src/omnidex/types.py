@@ -535,6 +535,19 @@ class IngestResult(_Model):
     error_code: str | None = None
 
 
+class ReembedReport(BaseModel):
+    """What adding an extractor to a filled collection did: objects embedded now, objects done
+    by an earlier (interrupted) run, documents written, failures by source with the reason, and
+    the collection's spec version after (it goes up once every object is done)."""
+
+    extractor: str
+    embedded: int = 0
+    already_done: int = 0
+    documents: int = 0
+    failed: dict[str, str] = Field(default_factory=dict)
+    spec_version: int = 0
+
+
 # --- webhooks ----------------------------------------------------------------------------------
 
 

@@ -1,8 +1,9 @@
-"""``omnidex collection create|list|show|drop``."""
+"""``omnidex collection create|list|show|add-extractor|drop``."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -122,6 +123,38 @@ def show(ctx: typer.Context, name: str) -> None:
             }
         )
     )
+
+
+@app.command("add-extractor")
+def add_extractor(
+    ctx: typer.Context,
+    name: str,
+    extractor: Annotated[
+        str,
+        typer.Argument(
+            help='"image_embedding@v1" or \'{"name": "image_embedding@v1", "params": {…}}\'.'
+        ),
+    ],
+) -> None:
+    """Add an extractor that works from what is stored (image_embedding@v1) and run it over the
+    documents already there, without extracting OCR, transcripts or captions again. Run it
+    again after an interruption: it resumes; searches use the old spec until it is done."""
+
+    def progress(done: int, total: int, source: str) -> None:
+        console.print(f"{done}/{total} {Path(source).name}", highlight=False)
+        sys.stdout.flush()
+
+    report = state(ctx).db().collection(name).add_extractor(_extractor(extractor), progress)
+    for source, reason in report.failed.items():
+        console.print(f"[red]failed[/] {source}: {reason}", highlight=False)
+    resumed = f", {report.already_done} done before" if report.already_done else ""
+    console.print(
+        f"{report.extractor}: {report.embedded} objects embedded ({report.documents} documents)"
+        f"{resumed}; {len(report.failed)} failed; spec version {report.spec_version}",
+        highlight=False,
+    )
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @app.command()

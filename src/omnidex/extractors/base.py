@@ -41,6 +41,10 @@ class Extractor(ABC):
     Params: ClassVar[type[ExtractorParams]] = ExtractorParams
     accepts: ClassVar[frozenset[SegmentKind]]
     batch_size: ClassVar[int] = 32
+    from_stored: ClassVar[bool] = False
+    """Whether it can run on segments rebuilt from stored documents (thumbnail, coordinates,
+    earlier features; an image's source file): so it can be added to a filled collection
+    without extracting again (:mod:`omnidex.pipeline.reembed`)."""
 
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
         try:

@@ -77,6 +77,7 @@ class ImageEmbedding(Extractor):
     Params = ImageEmbeddingParams
     accepts: ClassVar[frozenset[SegmentKind]] = frozenset({"image", "page", "scene", "text"})
     batch_size = 32
+    from_stored = True  # a keyframe or page picture is stored as the thumbnail
     params: ImageEmbeddingParams
 
     def encoder(self) -> DualEncoder:

@@ -41,11 +41,13 @@ from omnidex.types import (
     CollectionInfo,
     DeletedObjects,
     Document,
+    ExtractorSpec,
     Hit,
     IngestResult,
     IngestStatus,
     ObjectRecord,
     ObjectStatus,
+    ReembedReport,
     RetrievalResult,
     TaskRecord,
     TaskState,
@@ -162,6 +164,25 @@ class RemoteCollection:
         return _failed(path, reason, task.error_code, task.object_id)
 
     # --- reading --------------------------------------------------------------------------------
+
+    def add_extractor(
+        self,
+        extractor: str | dict[str, Any] | ExtractorSpec,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> ReembedReport:
+        """Add an extractor that works from what is stored and run it over the documents there
+        (the server's ``Collection.add_extractor``); the request waits for it, however long.
+        ``progress`` is called once, at the end, with the objects' totals (the server does
+        not stream them)."""
+        body = {"extractor": _spec_json(extractor)}
+        report = ReembedReport.model_validate(
+            self._http.json("POST", f"{self._path}/extractors", json=body, timeout=None)
+        )
+        self.info = CollectionInfo.model_validate(self._http.json("GET", self._path))
+        if progress is not None:
+            total = report.embedded + report.already_done + len(report.failed)
+            progress(total, total, "")
+        return report
 
     def search(
         self,
@@ -331,3 +352,9 @@ def _image_bytes(image: str | Path | bytes | Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _spec_json(extractor: str | dict[str, Any] | ExtractorSpec) -> Any:
+    if isinstance(extractor, ExtractorSpec):
+        return extractor.model_dump(mode="json")
+    return extractor

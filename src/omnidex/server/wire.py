@@ -79,6 +79,14 @@ class ExtractorsIn(BaseModel):
     segmentation: SegmentationSpec | None = None
 
 
+class AddExtractorIn(BaseModel):
+    """An extractor to add to a filled collection and run over what it stores."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    extractor: str | ExtractorSpec
+
+
 class SearchIn(BaseModel):
     """A search: text, an image (base64 in JSON, or a multipart file field ``image``), or both."""
 

@@ -1,4 +1,5 @@
-"""``/v1/collections``: create with a pipeline spec or a preset, list, get, change, delete."""
+"""``/v1/collections``: create with a pipeline spec or a preset, list, get, change, add an
+extractor over what is stored, delete."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from fastapi import APIRouter, Depends, Response
 from omnidex.embedded import Database
 from omnidex.server import content
 from omnidex.server.auth import State, database, writable_database
-from omnidex.server.wire import CollectionIn, ExtractorsIn
+from omnidex.server.wire import AddExtractorIn, CollectionIn, ExtractorsIn
 from omnidex.store.catalog import all_objects
-from omnidex.types import CollectionInfo
+from omnidex.types import CollectionInfo, ReembedReport
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
 Reader = Annotated[Database, Depends(database)]
@@ -48,6 +49,14 @@ def update_extractors(name: str, body: ExtractorsIn, db: Writer) -> CollectionIn
     """Replace the pipeline; the spec version goes up and objects are re-extracted when they
     are ingested again."""
     return db.update_collection(name, list(body.extractors), body.segmentation).info
+
+
+@router.post("/{name}/extractors")
+def add_extractor(name: str, body: AddExtractorIn, db: Writer) -> ReembedReport:
+    """Add an extractor that works from what is stored (``image_embedding@v1``) and run it over
+    the documents already there, without extracting again; the answer comes when it is done.
+    Sent again after an interruption, it resumes; searches use the old spec until it is done."""
+    return db.collection(name).add_extractor(body.extractor)
 
 
 @router.delete("/{name}", status_code=204)

@@ -3,7 +3,7 @@
 
 import { api, enc } from "./api.js";
 import { clear, errorBox, h } from "./dom.js";
-import { renderResults, textInput } from "./search.js";
+import { inputOfType, renderResults } from "./search.js";
 
 export async function retrieversPage(main) {
   const [retrievers, collections] = await Promise.all([api("/v1/retrievers"), api("/v1/collections")]);
@@ -38,7 +38,7 @@ export async function retrieverPage(main, name, params) {
   const version = params.get("version");
   const info = await api(`/v1/retrievers/${enc(name)}${version ? `?version=${enc(version)}` : ""}`);
   const inputs = h("textarea", { id: "run-inputs", rows: 3, spellcheck: false },
-    JSON.stringify({ [textInput(info.spec)]: "" }, null, 2));
+    JSON.stringify({ [inputOfType(info.spec, "text") || "query"]: "" }, null, 2));
   const results = h("section", { id: "results", "aria-live": "polite", "aria-label": "results" });
   const runForm = h("form", { class: "card", id: "run-form" },
     h("h2", {}, "Run"),

@@ -1,9 +1,11 @@
 // Search: a query over a collection (its default retriever) or a saved retriever (with the
-// explain panel: each stage's time and candidates, each hit's scores per stage); results grouped
-// by source with thumbnails and time ranges; a hit opens its moment on the object's page.
+// explain panel: each stage's time and candidates, each hit's scores per stage), by text, by an
+// image dropped or picked, or both fused; results grouped by source with thumbnails and time
+// ranges; a hit opens its moment on the object's page.
 
 import { api, blobUrl, enc, quote } from "./api.js";
 import { basename, clear, errorBox, h, place } from "./dom.js";
+import { dataUrl, imageQuery } from "./imagequery.js";
 
 export async function searchPage(main, params) {
   const [collections, retrievers] = await Promise.all([api("/v1/collections"), api("/v1/retrievers")]);
@@ -11,30 +13,41 @@ export async function searchPage(main, params) {
     h("optgroup", { label: "Collections" }, collections.map((c) => h("option", { value: `c:${c.name}` }, c.name))),
     h("optgroup", { label: "Saved retrievers" }, retrievers.map((r) => h("option", { value: `r:${r.name}` }, r.name))));
   if (params.get("target")) target.value = params.get("target");
-  const query = h("input", { id: "search-query", name: "query", type: "search", required: true, value: params.get("q") || "" });
+  const query = h("input", { id: "search-query", name: "query", type: "search", value: params.get("q") || "" });
   const where = h("input", { id: "search-where", name: "where", placeholder: "speaker = 'ann' and start_s >= 60" });
   const k = h("input", { id: "search-k", name: "k", type: "number", min: "1", max: "100", value: "10" });
+  const image = imageQuery();
   const results = h("section", { id: "results", "aria-live": "polite", "aria-label": "results" });
   const form = h("form", { class: "card search", role: "search" },
     h("div", { class: "field" }, h("label", { for: "search-target" }, "Search in"), target),
     h("div", { class: "field grow" }, h("label", { for: "search-query" }, "Query"), query),
     h("div", { class: "field grow" }, h("label", { for: "search-where" }, "Filter (where, collections only)"), where),
     h("div", { class: "field" }, h("label", { for: "search-k" }, "Results"), k),
-    h("button", { type: "submit" }, "Search"));
+    h("button", { type: "submit" }, "Search"),
+    image.node);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    const text = query.value.trim();
+    if (!text && !image.file) {
+      clear(results, h("p", { class: "error", role: "alert" }, "Type a query, or drop or choose an image."));
+      return;
+    }
     clear(results, h("p", { class: "loading" }, "Searching…"));
     const [kind, name] = [target.value.slice(0, 1), target.value.slice(2)];
     try {
       if (kind === "c") {
-        const body = { query: query.value, k: Number(k.value) || 10 };
-        if (where.value.trim()) body.where = where.value.trim();
-        const result = await api(`/v1/collections/${enc(name)}/search/explain`, { method: "POST", json: body });
+        const fields = { k: String(Number(k.value) || 10) };
+        if (text) fields.query = text;
+        if (where.value.trim()) fields.where = where.value.trim();
+        const path = `/v1/collections/${enc(name)}/search/explain`;
+        const result = image.file
+          ? await api(path, { method: "POST", body: searchForm(fields, image.file) })
+          : await api(path, { method: "POST", json: { ...fields, k: Number(fields.k) } });
         await renderResults(results, result.hits, name, result);
       } else {
         const info = retrievers.find((r) => r.name === name);
-        const inputs = { [textInput(info.spec)]: query.value };
-        const result = await api(`/v1/retrievers/${enc(name)}/explain`, { method: "POST", json: { inputs } });
+        const result = await api(`/v1/retrievers/${enc(name)}/explain`,
+          { method: "POST", json: { inputs: await retrieverInputs(info.spec, text, image.file) } });
         await renderResults(results, result.hits, info.spec.collections[0], result);
       }
     } catch (error) {
@@ -46,10 +59,30 @@ export async function searchPage(main, params) {
   return null;
 }
 
-/** The name of a retriever's text input (where the query goes): the first of type text. */
-export function textInput(spec) {
-  const entry = Object.entries(spec.inputs || {}).find(([, input]) => (input.type || "text") === "text");
-  return entry ? entry[0] : "query";
+/** A multipart search: the text fields and the image file. */
+function searchForm(fields, file) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append("image", file, file.name);
+  return form;
+}
+
+/** A retriever's inputs: the text in its text input, the image (base64) in its image input. */
+async function retrieverInputs(spec, text, file) {
+  const inputs = {};
+  if (text) inputs[inputOfType(spec, "text") || "query"] = text;
+  if (file) {
+    const name = inputOfType(spec, "image");
+    if (!name) throw new Error("this retriever takes no image input: search a collection, or remove the image");
+    inputs[name] = await dataUrl(file);
+  }
+  return inputs;
+}
+
+/** The name of a retriever's first input of `type` (inputs without a type are text). */
+export function inputOfType(spec, type) {
+  const entry = Object.entries(spec.inputs || {}).find(([, input]) => (input.type || "text") === type);
+  return entry ? entry[0] : null;
 }
 
 /** Hits grouped by source object, with thumbnails; `explained` adds the explain panel. */
