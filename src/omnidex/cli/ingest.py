@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from omnidex.cli.context import State, console, errors, state
+from omnidex.cli.context import Interrupted, State, console, state
 from omnidex.cli.progress import IngestBar
 from omnidex.cli.render import failure_summary, ingest_summary, ingest_table, to_json
 from omnidex.errors import InvalidSpecError
@@ -70,8 +70,7 @@ def ingest(
                 interrupts.checkpoint()  # a Ctrl-C swallowed after the last step still counts
         except KeyboardInterrupt:
             bar.stop()
-            errors.print(_interrupted(bar.done, len(files)), soft_wrap=True)
-            raise typer.Exit(130) from None
+            raise Interrupted(_interrupted(bar.done, len(files))) from None
     if as_json:
         console.print_json(to_json(results))
     else:
