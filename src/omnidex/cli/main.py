@@ -48,8 +48,11 @@ def run() -> None:
 
 
 def _failed(exc: Exception) -> tuple[int, str]:
-    """Exit code and line of an exception that ended a command: typed ones say what was wrong;
-    others are raised again (a bug, whose traceback is wanted)."""
+    """Exit code and line of an exception that ended a command: typed ones say what was wrong, a
+    storage fault (permission denied, disk full) what and where; others are raised again (a
+    bug, whose traceback is wanted)."""
+    from rich.markup import escape
+
     from omnidex.cli.context import Interrupted
     from omnidex.errors import OmnidexError
 
@@ -57,7 +60,11 @@ def _failed(exc: Exception) -> tuple[int, str]:
         return INTERRUPTED, str(exc)
     if isinstance(exc, OmnidexError):
         field = exc.context.get("field")
-        return 1, f"[red]error:[/] {exc.message}" + (f" [dim](field: {field})[/]" if field else "")
+        said = escape(exc.message) + (f" [dim](field: {escape(str(field))})[/]" if field else "")
+        return 1, f"[red]error:[/] {said}"
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return 1, f"[red]error:[/] {escape((exc.strerror or str(exc)) + where)}"
     raise exc
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from omnidex.config import Settings
-from omnidex.errors import OmnidexError
+from omnidex.errors import OmnidexError, ReadOnlyStoreError
 from omnidex.pipeline.interrupts import checkpoint
 from omnidex.pipeline.ledger import Ledger, unchanged
 from omnidex.pipeline.plan import Plan
@@ -127,6 +127,8 @@ class LocalRunner:
         for index, path in enumerate(paths):
             try:
                 yield self._prepare(index, path, metadata, task_ids[index] if task_ids else None)
+            except ReadOnlyStoreError:  # no file can be recorded: not one file's failure
+                raise
             except OmnidexError as exc:
                 yield index, failed(str(path), exc)
 
