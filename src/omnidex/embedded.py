@@ -143,7 +143,7 @@ class Database:
         info = self.catalog.create_collection(self.namespace, name, spec, plan.features)
         try:
             self.documents.create_collection(info.id, plan.features)
-        except Exception:
+        except BaseException:  # Ctrl-C too: no catalog entry without its table
             self.catalog.drop_collection(self.namespace, name)
             raise
         collection = Collection(self, info, plan)

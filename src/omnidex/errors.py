@@ -211,6 +211,14 @@ class StoreError(OmnidexError):
     http_status = 500
 
 
+class ReadOnlyStoreError(StoreError):
+    """The data folder can be read but not written (a read-only mount, another user's files): it
+    was opened for reading only, so searching and listing work and this write cannot."""
+
+    code = "read_only"
+    http_status = 507
+
+
 class CatalogUnavailableError(StoreError):
     """The catalog's database cannot be reached now (down, restarting, every connection busy);
     ``retry_after_s`` says when to try again. A write cut off while committing may or may not

@@ -22,6 +22,11 @@ console = Console()
 errors = Console(stderr=True)
 
 
+class Interrupted(Exception):
+    """A command stopped by Ctrl-C that says how far it got: the entry point prints the message
+    instead of its plain "interrupted", and exits 130."""
+
+
 @dataclass
 class State:
     data: Path | None = None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shlex
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from omnidex.cli.context import console, errors, state
-from omnidex.cli.render import ingest_summary, ingest_table, to_json
+from omnidex.cli.context import Interrupted, State, console, state
+from omnidex.cli.progress import IngestBar
+from omnidex.cli.render import failure_summary, ingest_summary, ingest_table, to_json
 from omnidex.errors import InvalidSpecError
 from omnidex.pipeline import interrupts
 from omnidex.pipeline.ray_options import RayOptions
@@ -56,42 +57,30 @@ def ingest(
         )
     target = context.db().collection(collection)
     files = expand_sources(paths)
-    with Progress(
-        TextColumn("[bold]ingesting[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
-        task = bar.add_task("", total=len(files))
-        done: list[IngestResult] = []
-
-        def advance(result: IngestResult) -> None:
-            done.append(result)
-            bar.update(task, advance=1, description=result.source[-40:])
-
+    with IngestBar(len(files), console, disable=as_json) as bar:
         try:
             with interrupts.guarded():
                 if chosen == "local":
                     results = target.ingest(
-                        files, metadata=parse_metadata(metadata), progress=advance
+                        files, metadata=parse_metadata(metadata), progress=bar.advance
                     )
                 else:
                     local = context.local().collection(collection)
-                    results = local.ingest(files, parse_metadata(metadata), advance, runner=chosen)
+                    results = local.ingest(
+                        files, parse_metadata(metadata), bar.advance, runner=chosen
+                    )
                 interrupts.checkpoint()  # a Ctrl-C swallowed after the last step still counts
         except KeyboardInterrupt:
             bar.stop()
-            errors.print(_interrupted(done, len(files)), soft_wrap=True)
-            raise typer.Exit(130) from None
+            raise Interrupted(_interrupted(bar.done, len(files))) from None
     if as_json:
         console.print_json(to_json(results))
     else:
         console.print(ingest_table(results))
         console.print(ingest_summary(results))
+        failures = failure_summary(results, _list_failed(context, collection))
+        if failures:
+            console.print(failures, soft_wrap=True)
     if any(r.status is IngestStatus.FAILED for r in results):
         raise typer.Exit(2)
 
@@ -104,6 +93,14 @@ def _interrupted(done: list[IngestResult], total: int) -> str:
         + (f" ({failed} failed)" if failed else "")
         + "; run the same command again to resume (done files are skipped)"
     )
+
+
+def _list_failed(context: State, collection: str) -> str:
+    """The command that lists this ingest's failures, pointed where the ingest went."""
+    where = ["--server", context.server] if context.server else []
+    if not where and context.data is not None:
+        where = ["--data", str(context.data)]
+    return shlex.join(["omnidex", *where, "object", "list", "-c", collection, "--status", "failed"])
 
 
 def _runner(name: str, address: str | None, max_failures: int | None) -> Runner:

@@ -1,119 +1,77 @@
-"""The ``omnidex`` command line: global options, the command groups, clean error messages.
+"""The ``omnidex`` entry point: it runs the command line (:mod:`omnidex.cli.app`), and turns a typed
+error into one red line (exit code 1) and Ctrl-C into one yellow line (exit code 130), never a
+traceback.
 
-``--data`` points the commands at a local folder; ``--server URL`` (with ``--api-key`` or
-``OMNIDEX_API_KEY``) at an omnidex server instead, through :class:`omnidex.Client`, so every
-command but the local-only ones (:data:`LOCAL_ONLY`) works the same on either.
+Nothing heavy is imported here, so that a Ctrl-C while the command line itself loads is caught
+like any other.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
-from pathlib import Path
-from typing import Annotated
+from typing import Any
 
-import typer
+from omnidex.pipeline import interrupts
 
-from omnidex.cli import (
-    ask,
-    collections,
-    demo,
-    doctor,
-    documents,
-    ingest,
-    keys,
-    migrate,
-    namespaces,
-    objects,
-    retrievers,
-    search,
-    serve,
-)
-from omnidex.cli.context import errors, state
-from omnidex.errors import InvalidSpecError, OmnidexError
-
-app = typer.Typer(
-    name="omnidex",
-    help="Ingest video, images, audio, PDFs and text; search inside them.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.add_typer(collections.app, name="collection")
-app.add_typer(objects.app, name="object")
-app.add_typer(documents.app, name="document")
-app.add_typer(retrievers.app, name="retriever")
-app.add_typer(keys.app, name="key")
-app.add_typer(namespaces.app, name="namespace")
-app.command()(ingest.ingest)
-app.command()(search.search)
-app.command()(ask.ask)
-app.command()(demo.demo)
-app.command()(serve.serve)
-app.command()(migrate.migrate)
-app.command()(doctor.doctor)
-app.command("eval")(retrievers.evaluate)
-
-LOCAL_ONLY = {
-    "key": "manages API keys",
-    "namespace": "manages namespaces",
-    "demo": "builds a local demo",
-    "serve": "runs a server",
-    "migrate": "migrates the catalog the server uses",
-    "doctor": "repairs the catalog and documents",
-}
-"""Commands that work on the local data folder only, and why."""
-
-
-@app.callback()
-def main(
-    ctx: typer.Context,
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            "--data",
-            envvar="OMNIDEX_HOME",
-            help="Data folder of the embedded database \\[default: ~/.omnidex].",
-            file_okay=False,
-        ),
-    ] = None,
-    server: Annotated[
-        str | None,
-        typer.Option(
-            "--server",
-            metavar="URL",
-            help="Work on an omnidex server (e.g. http://127.0.0.1:8000) instead of --data.",
-        ),
-    ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key",
-            envvar="OMNIDEX_API_KEY",
-            help="API key for --server (`omnidex key create` makes one where the server runs).",
-        ),
-    ] = None,
-) -> None:
-    if server is not None and ctx.invoked_subcommand in LOCAL_ONLY:
-        raise InvalidSpecError(
-            f"`omnidex {ctx.invoked_subcommand}` {LOCAL_ONLY[ctx.invoked_subcommand]} in a local "
-            "data folder: run it without --server, where the data lives",
-            field="server",
-        )
-    current = state(ctx)
-    current.data, current.server, current.api_key = data, server, api_key
-    ctx.call_on_close(current.close)
+INTERRUPTED = 130
+"""The exit code of a command stopped by Ctrl-C, as shells give it (128 + SIGINT)."""
 
 
 def run() -> None:
-    """Entry point: typed errors become one red line and exit code 1, never a traceback."""
+    """Run the command line on ``sys.argv`` and exit with its code."""
+    interrupts.install()
+    code: int | str | None = 0
+    said: str | None = None
     try:
+        from omnidex.cli.app import app
+
         app(standalone_mode=True)
-    except OmnidexError as exc:
-        field = exc.context.get("field")
-        errors.print(
-            f"[red]error:[/] {exc.message}" + (f" [dim](field: {field})[/]" if field else "")
-        )
-        sys.exit(1)
+    except SystemExit as exit_:
+        code = exit_.code
     except KeyboardInterrupt:
-        errors.print("[yellow]interrupted[/]")
-        sys.exit(130)
+        code = INTERRUPTED
+    except Exception as exc:
+        code, said = _failed(exc)
+    stopped = code == INTERRUPTED or interrupts.requested()
+    # from here on a second Ctrl-C ends the process at once: everything has been put away
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(INTERRUPTED))
+    if stopped:
+        code = INTERRUPTED
+        said = said or "[yellow]interrupted[/]"
+    if said is not None:
+        from omnidex.cli.context import errors
+
+        errors.print(said, soft_wrap=True)
+    sys.exit(code)
+
+
+def _failed(exc: Exception) -> tuple[int, str]:
+    """Exit code and line of an exception that ended a command: typed ones say what was wrong, a
+    storage fault (permission denied, disk full) what and where; others are raised again (a
+    bug, whose traceback is wanted)."""
+    from rich.markup import escape
+
+    from omnidex.cli.context import Interrupted
+    from omnidex.errors import OmnidexError
+
+    if isinstance(exc, Interrupted):
+        return INTERRUPTED, str(exc)
+    if isinstance(exc, OmnidexError):
+        field = exc.context.get("field")
+        said = escape(exc.message) + (f" [dim](field: {escape(str(field))})[/]" if field else "")
+        return 1, f"[red]error:[/] {said}"
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return 1, f"[red]error:[/] {escape((exc.strerror or str(exc)) + where)}"
+    raise exc
+
+
+def __getattr__(name: str) -> Any:
+    """``omnidex.cli.main.app``: the Typer application, loaded when asked for."""
+    if name == "app":
+        from omnidex.cli.app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -216,6 +218,34 @@ def ingest_summary(results: Sequence[IngestResult]) -> str:
         f"{counts[IngestStatus.INGESTED]} ingested ({documents} documents), "
         f"{counts[IngestStatus.UNCHANGED]} unchanged, {counts[IngestStatus.FAILED]} failed"
     )
+
+
+REASONS_SHOWN = 8
+"""A failure summary names this many reasons, the commonest first; the rest are counted."""
+
+
+def failure_summary(results: Sequence[IngestResult], list_command: str) -> str:
+    """What failed, grouped by reason (``2 × the file is empty``), and the command that lists
+    every failed object; empty when nothing failed."""
+    reasons = Counter(_reason(r) for r in results if r.status is IngestStatus.FAILED).most_common()
+    if not reasons:
+        return ""
+    failed = sum(count for _, count in reasons)
+    lines = [f"[red]{failed} failed[/], {len(reasons)} reason{'s' * (len(reasons) > 1)}:"]
+    lines += [f"  {count} × {escape(reason)}" for reason, count in reasons[:REASONS_SHOWN]]
+    if len(reasons) > REASONS_SHOWN:
+        others = sum(count for _, count in reasons[REASONS_SHOWN:])
+        lines.append(f"  … {others} more, for {len(reasons) - REASONS_SHOWN} other reasons")
+    lines.append(f"list them: [bold]{escape(list_command)}[/]")
+    return "\n".join(lines)
+
+
+def _reason(result: IngestResult) -> str:
+    """A failure's reason without the file it names, so that files failing alike group."""
+    reason = result.error or result.error_code or "unknown error"
+    if reason.startswith(result.source + ": "):
+        reason = reason[len(result.source) + 2 :]
+    return reason.replace(result.source, "<file>") if result.source else reason
 
 
 def _status(value: str) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from omnidex.config import Settings
-from omnidex.errors import OmnidexError
+from omnidex.errors import OmnidexError, ReadOnlyStoreError
 from omnidex.pipeline.interrupts import checkpoint
 from omnidex.pipeline.leases import settle_abandoned
 from omnidex.pipeline.ledger import Ledger, unchanged
@@ -140,6 +140,8 @@ class LocalRunner:
         for index, path in enumerate(paths):
             try:
                 yield self._prepare(index, path, metadata, task_ids[index] if task_ids else None)
+            except ReadOnlyStoreError:  # no file can be recorded: not one file's failure
+                raise
             except OmnidexError as exc:
                 yield index, failed(str(path), exc)
 

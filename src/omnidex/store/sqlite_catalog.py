@@ -4,19 +4,24 @@ One file in WAL mode with ``synchronous=FULL``: a method that returned has commi
 commit survives a kill -9. One connection per thread (SQLite connections are not shared across
 threads); ``busy_timeout`` makes writers from several threads or processes wait for each other.
 Every write transaction is ``BEGIN IMMEDIATE``, so writes run one at a time: a check-then-write
-needs no other lock, and claims never meet. The schema and its versions:
+needs no other lock, and claims never meet. A file that can be read but not written (a read-only
+mount, a folder of another user) is opened for reading only: reads work, each write raises
+:class:`ReadOnlyStoreError`. SQLite's own faults (a damaged file, a full disk) are
+:class:`StoreError` naming the file. The schema and its versions:
 :mod:`omnidex.store.sqlite_schema`. The catalog's logic: :mod:`omnidex.store.sql_catalog`.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
-from omnidex.errors import StorageFullError, StoreError, is_storage_full
+from omnidex.errors import ReadOnlyStoreError, StorageFullError, StoreError, is_storage_full
 from omnidex.store.catalog import DEFAULT_NAMESPACE
 from omnidex.store.sql_catalog import SqlCatalog
 from omnidex.store.sql_rows import Connection, now_iso
@@ -31,12 +36,55 @@ class SqliteCatalog(SqlCatalog):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
-        self.migrated_from = self._migrate()
+        self.read_only: str | None = None
+        """Why the file was opened for reading only (it can be read, not written), or None."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.migrated_from = self._migrate()
+        except (OSError, StoreError) as exc:
+            fault = self._fault(exc)
+            if not self.path.is_file() or "schema_version" in fault.context:
+                raise fault from None
+            self._drop_connections()
+            folder = self.path.parent
+            writable = os.access(folder, os.W_OK) and os.access(self.path, os.W_OK)
+            self.read_only = (
+                fault.context.get("why", fault.message) if writable else f"{folder} is read-only"
+            )
+            try:
+                self.migrated_from = self._check_version()
+            except ReadOnlyStoreError:
+                raise
+            except StoreError:
+                raise fault from None  # unreadable too: the first reason says most
+
+    def _fault(self, exc: BaseException) -> StoreError:
+        """A storage fault as a one-line error naming the catalog file."""
+        if isinstance(exc, StoreError):
+            return exc
+        if is_storage_full(exc):
+            return StorageFullError("the catalog cannot be written: no space left on its disk")
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, sqlite3.DatabaseError) and "not a database" in why:
+            why = "it is not a SQLite database (damaged, or not omnidex's catalog)"
+        return StoreError(
+            f"cannot use the catalog {self.path}: {why}", path=str(self.path), why=why
+        )
+
+    def _check_version(self) -> int:
+        """The schema version of a file opened for reading only, which cannot be migrated."""
+        version = self.schema_version
+        if version != SCHEMA_VERSION:
+            raise ReadOnlyStoreError(
+                f"the catalog {self.path} has schema version {version}, this omnidex reads "
+                f"{SCHEMA_VERSION}, and it cannot be written ({self.read_only}) to migrate it",
+                path=str(self.path),
+            )
+        return version
 
     def __repr__(self) -> str:
         return f"SqliteCatalog({str(self.path)!r})"
@@ -49,27 +97,75 @@ class SqliteCatalog(SqlCatalog):
             return conn
         if self._closed:
             raise StoreError("the catalog is closed", path=str(self.path))
-        conn = sqlite3.connect(
-            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-        )
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=30000")
+        try:
+            conn = self._connect() if self.read_only is None else self._connect_read_only()
+        except sqlite3.Error as exc:
+            raise self._fault(exc) from None
         self._local.conn = conn
         with self._lock:
             self._connections.append(conn)
         return conn
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            self._configure(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """``mode=ro``; where SQLite cannot make the WAL's shared-memory file beside it (a
+        read-only folder), ``immutable=1``, which reads the file as it is, without locks."""
+        for flags in ("mode=ro", "mode=ro&immutable=1"):
+            conn = sqlite3.connect(
+                f"file:{quote(str(self.path.absolute()))}?{flags}",
+                uri=True,
+                timeout=30.0,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.row_factory = sqlite3.Row
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                self._configure(conn)
+                return conn
+            except sqlite3.OperationalError:
+                conn.close()
+                if "immutable" in flags:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        yield self._connection()
+        conn = self._connection()
+        try:
+            yield conn
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._fault(exc) from None
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """One immediate transaction: committed when the block ends, rolled back on error.
         StorageFullError when the disk is full (nothing was written)."""
+        if self.read_only is not None:
+            raise ReadOnlyStoreError(
+                f"the catalog {self.path} cannot be written ({self.read_only}), so it was opened "
+                "for reading only: searching and listing work, this does not",
+                path=str(self.path),
+            )
         conn = self._connection()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -80,12 +176,10 @@ class SqliteCatalog(SqlCatalog):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        except sqlite3.Error as exc:
-            if is_storage_full(exc):
-                raise StorageFullError(
-                    "the catalog cannot be written: no space left on its disk"
-                ) from exc
+        except sqlite3.IntegrityError:
             raise
+        except sqlite3.DatabaseError as exc:
+            raise self._fault(exc) from exc
 
     def _next_seq(self, conn: Connection, table: str, collection_id: str) -> int:
         """One more than the largest: objects count per collection (an index answers), tasks
@@ -126,6 +220,10 @@ class SqliteCatalog(SqlCatalog):
     def close(self) -> None:
         with self._lock:
             self._closed = True
+        self._drop_connections()
+
+    def _drop_connections(self) -> None:
+        with self._lock:
             connections, self._connections = self._connections, []
         for conn in connections:
             conn.close()
