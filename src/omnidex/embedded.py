@@ -68,6 +68,8 @@ log = logging.getLogger(__name__)
 ExtractorsArg = Sequence[str | dict[str, Any] | ExtractorSpec]
 Runner = Literal["local", "ray"] | RayOptions
 MAX_K = 1000
+OBJECT_PAGE = 1000
+"""Objects read from the catalog at a time when a listing wants them all."""
 
 
 class Database:
@@ -454,17 +456,22 @@ class Collection:
         return self.db.documents.count(self.info.id, _filter(where))
 
     def objects(
-        self, status: ObjectStatus | str | None = None, limit: int = 1000, offset: int = 0
+        self, status: ObjectStatus | str | None = None, limit: int | None = None, offset: int = 0
     ) -> list[ObjectRecord]:
-        """The collection's objects in order of ingest, ``limit`` from ``offset``."""
-        try:
-            wanted = ObjectStatus(status) if status is not None else None
-        except ValueError:
-            known = ", ".join(s.value for s in ObjectStatus)
-            raise InvalidSpecError(
-                f"unknown status {status!r}; one of {known}", field="status"
-            ) from None
-        return self.db.catalog.list_objects(self.info.id, wanted, limit, offset)
+        """The collection's objects in order of ingest from ``offset``: all of them, or
+        ``limit`` (see :meth:`count_objects` for how many there are)."""
+        wanted = _status(status)
+        if limit is not None:
+            return self.db.catalog.list_objects(self.info.id, wanted, limit, offset)
+        records: list[ObjectRecord] = []
+        while page := self.db.catalog.list_objects(self.info.id, wanted, OBJECT_PAGE, offset):
+            records.extend(page)
+            offset += len(page)
+        return records
+
+    def count_objects(self, status: ObjectStatus | str | None = None) -> int:
+        """How many objects the collection holds (with ``status``, if given)."""
+        return self.db.catalog.count_objects(self.info.id, _status(status))
 
     def object(self, object_id: str) -> ObjectRecord:
         record = self.db.catalog.get_object(self.info.id, object_id)
@@ -583,3 +590,13 @@ def _key_role(role: KeyRole | str) -> KeyRole:
 
 def _filter(where: str | Filter | None) -> Filter | None:
     return parse_filter(where) if isinstance(where, str) else where
+
+
+def _status(status: ObjectStatus | str | None) -> ObjectStatus | None:
+    try:
+        return ObjectStatus(status) if status is not None else None
+    except ValueError:
+        known = ", ".join(s.value for s in ObjectStatus)
+        raise InvalidSpecError(
+            f"unknown status {status!r}; one of {known}", field="status"
+        ) from None

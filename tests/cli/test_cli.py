@@ -185,6 +185,16 @@ def run_omnidex(
             "chunk_tokens",
         ),
         (("ingest", "/no/such/file.pdf", "-c", "docs"), "does not exist"),
+        (
+            (
+                "collection",
+                "create",
+                "docs",
+                "-e",
+                '{"name": "ocr@v1", "params": {"languages": "xyz"}}',
+            ),
+            "no language pack for xyz",
+        ),
     ],
 )
 def test_errors_are_one_clean_line_without_traceback(

@@ -25,13 +25,13 @@ def test_every_mapped_extractor_is_a_valid_omnidex_pipeline(
     name: str, tiny_clip_path: Path
 ) -> None:
     images = {"model_id": str(tiny_clip_path)}  # the image model is read when the plan is built
-    params = {"ocr": {"languages": "deu"}, "image_embedding": images, "colour": "red"}
+    params = {"ocr": {"languages": "eng+osd"}, "image_embedding": images, "colour": "red"}
     extractors, unused = pipeline(name, "v1", params)
     plan = build_plan(normalize_spec(extractors, None))
     assert "text_embedding@v1/vector" in {f.address for f in plan.features}
     assert unused == ["colour"]
     if "ocr" in PIPELINES[name]:
-        assert {"name": "ocr@v1", "params": {"languages": "deu"}} in extractors
+        assert {"name": "ocr@v1", "params": {"languages": "eng+osd"}} in extractors
 
 
 def test_scene_caption_takes_the_phi4_model_id() -> None:

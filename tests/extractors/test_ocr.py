@@ -1,4 +1,5 @@
-"""ocr@v1 with tesseract on generated images: words, boxes, confidence, order, missing program."""
+"""ocr@v1 with tesseract on generated images: words, boxes, confidence, order, missing program,
+missing language packs refused when a collection is made."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+import omnidex
 from omnidex.errors import InvalidSpecError, MissingDependencyError
 from omnidex.extractors.ocr import Ocr
-from omnidex.types import FeatureType, Segment
+from omnidex.types import CollectionSpec, ExtractorSpec, FeatureType, Segment
 
 needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="no tesseract")
 
@@ -102,3 +104,31 @@ def test_missing_language_names_the_package() -> None:
     with pytest.raises(MissingDependencyError, match="tesseract-ocr-zzz") as info:
         Ocr({"languages": "eng+zzz"}).load()
     assert info.value.context["languages"] == ["zzz"]
+
+
+@needs_tesseract
+def test_missing_language_is_refused_when_the_collection_is_made(tmp_path: Path) -> None:
+    ocr = {"name": "ocr@v1", "params": {"languages": "eng+xyz"}}
+    with omnidex.connect(tmp_path / "data") as db:
+        with pytest.raises(InvalidSpecError, match="no language pack for xyz") as made:
+            db.create_collection("scans", ["page_text@v1", ocr])
+        assert made.value.context["field"] == "extractors[1].params.languages"
+        assert made.value.context["languages"] == ["xyz"]
+        assert db.collections() == []
+        db.create_collection("scans", ["page_text@v1"])
+        with pytest.raises(InvalidSpecError, match="no language pack for xyz"):
+            db.update_collection("scans", ["page_text@v1", ocr])
+        assert [e.name for e in db.collection("scans").info.spec.extractors] == ["page_text@v1"]
+        # Checked when a spec is new, not when one is opened: a collection made where the pack
+        # was installed stays readable here.
+        spec = CollectionSpec(
+            extractors=[ExtractorSpec(name="ocr@v1", params={"languages": "xyz"})]
+        )
+        db.catalog.create_collection(db.namespace, "old", spec, Ocr({"languages": "xyz"}).columns())
+        assert db.collection("old").count_objects() == 0
+
+
+def test_bad_language_syntax_is_a_spec_error() -> None:
+    with pytest.raises(InvalidSpecError, match="languages") as info:
+        Ocr({"languages": "eng+"})
+    assert info.value.context["field"] == "params.languages"

@@ -109,6 +109,18 @@ def test_errors_share_one_shape(running: Running) -> None:
         assert no_file.status_code == 404
 
 
+@pytest.mark.usefixtures("needs_tesseract")
+def test_missing_tesseract_language_is_refused_naming_the_field(running: Running) -> None:
+    ocr = {"name": "ocr@v1", "params": {"languages": "xyz"}}
+    with running.client(running.write_key) as http:
+        no_pack = http.post("/v1/collections", json={"name": "scans", "extractors": [ocr]})
+        assert no_pack.status_code == 422
+        error = no_pack.json()["error"]
+        assert (error["code"], error["field"]) == ("invalid_spec", "extractors[0].params.languages")
+        assert "no language pack for xyz" in error["message"]
+        assert http.get("/v1/collections/scans").status_code == 404
+
+
 def test_retrievers_over_http(running: Running, tmp_path: Path) -> None:
     with running.client(running.write_key) as http:
         http.post("/v1/collections", json=TEXT_SPEC)

@@ -112,7 +112,7 @@ def show(ctx: typer.Context, name: str) -> None:
     collection = state(ctx).db().collection(name)
     info = collection.info
     console.print(f"[bold]{info.name}[/]  id {info.id}  spec version {info.spec_version}")
-    console.print(f"documents: {collection.count()}  objects: {len(collection.objects())}")
+    console.print(f"documents: {collection.count()}  objects: {collection.count_objects()}")
     console.print_json(
         json.dumps(
             {

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from omnidex.cli.context import console, state
+from omnidex.cli.context import console, errors, state
 from omnidex.cli.ingest import parse_metadata
 from omnidex.cli.render import objects_table, to_json
 from omnidex.errors import InvalidSpecError
@@ -24,11 +24,22 @@ def list_(
     status: Annotated[
         str | None, typer.Option(help="pending, processing, succeeded or failed.")
     ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="At most this many objects [all of them].")
+    ] = None,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List a collection's objects with their status and errors."""
-    records = state(ctx).db().collection(collection).objects(status)
-    console.print_json(to_json(records)) if as_json else console.print(objects_table(records))
+    """List a collection's objects with their status and errors, in order of ingest."""
+    target = state(ctx).db().collection(collection)
+    records = target.objects(status, limit, offset)
+    total = target.count_objects(status)
+    if as_json:
+        console.print_json(to_json(records))
+    else:
+        console.print(objects_table(records))
+    if not as_json or len(records) < total:
+        (errors if as_json else console).print(_summary(offset, len(records), total))
 
 
 @app.command()
@@ -99,3 +110,14 @@ def delete(
     if dry_run and done.objects:
         console.print(objects_table(done.objects))
     console.print(f"{verb} {len(done.objects)} objects and their {done.documents} documents")
+
+
+def _summary(offset: int, shown: int, total: int) -> str:
+    """Which objects were listed, of how many, and how to list the next ones."""
+    if shown == total:
+        return f"{total:,} objects"
+    if not shown:
+        return f"no objects from offset {offset:,}; the collection has {total:,}"
+    text = f"objects {offset + 1:,}–{offset + shown:,} of {total:,}"
+    following = offset + shown
+    return f"{text}; the next ones: --offset {following}" if following < total else text

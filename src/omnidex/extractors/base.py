@@ -82,6 +82,14 @@ class Extractor(ABC):
         Called once when a pipeline is planned, with the features of the extractors before it.
         """
 
+    def preflight(self) -> None:  # noqa: B027 - optional hook
+        """Raise InvalidSpecError for params this machine can already tell will fail (a
+        language pack that is not installed…); cheap, loads no model.
+
+        Called once when a collection is created or its spec changes, not when one is opened,
+        so a collection stays readable when the machine changes.
+        """
+
     def load(self) -> None:  # noqa: B027 - optional hook, a no-op for extractors without models
         """Load models or check programs; idempotent; may run in a worker."""
 

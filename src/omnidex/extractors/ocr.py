@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, Self
 
 from pydantic import Field, model_validator
 
-from omnidex.errors import ExtractionError
+from omnidex.errors import ExtractionError, InvalidSpecError, MissingDependencyError
 from omnidex.extractors.base import Extractor, check_engine_params
 from omnidex.extractors.phi4_backend import Phi4Options, generator_for
 from omnidex.models.phi4mm_tasks import Phi4OcrEngine
-from omnidex.models.tesseract import OcrResult, TesseractEngine
+from omnidex.models.tesseract import OcrResult, TesseractEngine, missing_languages_message
 from omnidex.types import FeatureSpec, FeatureType, Segment, SegmentKind
 
 if TYPE_CHECKING:
@@ -46,7 +46,11 @@ class OcrEngine(Protocol):
 
 class OcrParams(Phi4Options):
     engine: Literal["tesseract", "phi4mm"] = "tesseract"
-    languages: str = Field("eng", min_length=1, description="tesseract languages, e.g. eng+deu")
+    languages: str = Field(
+        "eng",
+        pattern=r"^[\w/-]+(\+[\w/-]+)*$",
+        description="tesseract languages, e.g. eng+deu",
+    )
     psm: int = Field(3, ge=0, le=13, description="tesseract page segmentation mode")
     min_confidence: float = Field(0, ge=0, le=100, description="words below it are dropped")
     max_side: int = Field(1792, ge=224, le=8192, description="phi4mm: longest image side, px")
@@ -99,6 +103,20 @@ class Ocr(Extractor):
                 description="mean word confidence 0..100 (tesseract only)",
             ),
         ]
+
+    def preflight(self) -> None:
+        """A tesseract language pack that tesseract here lacks is refused at once; nothing is
+        said where tesseract itself is absent (ingest may run on other machines)."""
+        if not isinstance(self.engine, TesseractEngine):
+            return
+        try:
+            missing = self.engine.missing_languages()
+        except MissingDependencyError:
+            return
+        if missing:
+            raise InvalidSpecError(
+                missing_languages_message(missing), field="params.languages", languages=missing
+            )
 
     def load(self) -> None:
         if not self._checked:

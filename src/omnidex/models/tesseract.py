@@ -125,6 +125,16 @@ def _package_for(language: str) -> str:
     return "tesseract-ocr-" + language.lower().replace("_", "-")
 
 
+def missing_languages_message(missing: list[str]) -> str:
+    """Which language packs tesseract lacks and how to install them."""
+    packages = " ".join(_package_for(lang) for lang in missing)
+    return (
+        f"tesseract has no language pack for {', '.join(missing)} "
+        f"(see `tesseract --list-langs`); install it with `apt-get install {packages}` "
+        "or put the .traineddata files in TESSDATA_PREFIX"
+    )
+
+
 class TesseractEngine:
     """OCR with the ``tesseract`` program for ``languages`` (``eng``, ``eng+deu``…)."""
 
@@ -148,16 +158,16 @@ class TesseractEngine:
 
     def check(self) -> None:
         """MissingDependencyError when tesseract or one of the language packs is absent."""
-        missing = [lang for lang in self.languages.split("+") if lang not in self.installed()]
-        if missing:
-            packages = " ".join(_package_for(lang) for lang in missing)
+        if missing := self.missing_languages():
             raise MissingDependencyError(
-                f"tesseract has no language pack for {', '.join(missing)} "
-                f"(see `tesseract --list-langs`); install it with `apt-get install {packages}` "
-                "or put the .traineddata files in TESSDATA_PREFIX",
-                dependency="tesseract",
-                languages=missing,
+                missing_languages_message(missing), dependency="tesseract", languages=missing
             )
+
+    def missing_languages(self) -> list[str]:
+        """The languages asked for that tesseract has no pack for; MissingDependencyError
+        when tesseract itself is absent."""
+        installed = self.installed()
+        return [lang for lang in self.languages.split("+") if lang not in installed]
 
     def installed(self) -> set[str]:
         """The language packs tesseract reports with ``--list-langs``."""

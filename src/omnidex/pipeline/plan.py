@@ -105,7 +105,8 @@ def normalize_spec(
 
 def build_plan(spec: CollectionSpec, features: list[FeatureColumn] | None = None) -> Plan:
     """Instantiate and check every extractor. ``features`` are the stored columns of an existing
-    collection (so nothing loads); when None they are computed (a model may load for its dim)."""
+    collection (so nothing loads); when None the spec is new: they are computed (a model may
+    load for its dim) and each extractor's :meth:`~Extractor.preflight` runs."""
     extractors: list[Extractor] = []
     upstream: list[FeatureColumn] = []
     for index, item in enumerate(spec.extractors):
@@ -116,6 +117,8 @@ def build_plan(spec: CollectionSpec, features: list[FeatureColumn] | None = None
             )
         try:
             extractor.bind(upstream)
+            if features is None:
+                extractor.preflight()
         except InvalidSpecError as exc:
             raise InvalidSpecError(
                 f"extractors[{index}] ({extractor.ref}): {exc.message}",

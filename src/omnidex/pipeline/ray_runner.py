@@ -24,6 +24,7 @@ import logging
 import os
 import pickle
 import shutil
+import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,8 @@ STREAM_ROWS = 64
 """Rows an actor takes at once unless an extractor's spec asks for a larger batch."""
 POLL_S = 0.5
 """How often the driver reads the progress board while a run goes on."""
+CONNECT_TIMEOUT_S = 10.0
+"""How long joining a cluster waits for its address to answer before it fails."""
 WORKER_RETRIES = 3
 """How often a task is retried, or an actor restarted, after its worker process died (a lost
 node, an OOM kill). Ray's default is forever, which turns a file that crashes its worker every
@@ -91,13 +94,58 @@ def connect(address: str | None) -> ModuleType:
 
     if not ray.is_initialized():
         joined = address or os.environ.get("RAY_ADDRESS") or "local"
-        ray.init(address=joined, include_dashboard=False, logging_level=logging.WARNING)
+        check_reachable(joined)
+        try:
+            ray.init(address=joined, include_dashboard=False, logging_level=logging.WARNING)
+        except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ClusterError(
+                f"cannot join the Ray cluster at {joined}: {reason}", address=joined
+            ) from None
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the caller shows progress (the CLI's bar, tasks)
     context.print_on_execution_start = False
     log_once("ray_data_progress_manager_disabled")  # Ray's notice that it is off: no news here
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-run INFO lines
     return ray
+
+
+def check_reachable(address: str) -> None:
+    """ClusterError within :data:`CONNECT_TIMEOUT_S` when nothing listens at the cluster's
+    address (Ray itself would retry for minutes); ``auto`` is first resolved as Ray does, to
+    the cluster last started on this machine. ``local`` starts one: nothing to check."""
+    if address == "local":
+        return
+    described, target = address, address.removeprefix("ray://")
+    if target == "auto":
+        from ray._private.services import canonicalize_bootstrap_address
+
+        try:
+            found = canonicalize_bootstrap_address("auto")
+        except ConnectionError:
+            raise ClusterError(
+                "--address auto found no Ray cluster running on this machine "
+                "(`ray start --head` starts one; or name a cluster's address)",
+                address=address,
+            ) from None
+        if found is None:
+            return
+        described, target = f"auto (the cluster last started here, {found})", found
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise InvalidSpecError(
+            f"not a Ray address: {address!r} (host:port, ray://host:port, auto or local)",
+            field="address",
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ClusterError(
+            f"cannot reach the Ray cluster at {described}: {reason} "
+            f"(tried {host}:{port} for up to {CONNECT_TIMEOUT_S:g} s)",
+            address=address,
+        ) from None
 
 
 @dataclass(eq=False)

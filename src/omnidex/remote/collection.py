@@ -259,14 +259,32 @@ class RemoteCollection:
     # --- objects --------------------------------------------------------------------------------
 
     def objects(
-        self, status: ObjectStatus | str | None = None, limit: int = 1000, offset: int = 0
+        self, status: ObjectStatus | str | None = None, limit: int | None = None, offset: int = 0
     ) -> list[ObjectRecord]:
+        """The collection's objects in order of ingest from ``offset``: all of them, or
+        ``limit``; fetched in pages of at most 1000, as embedded."""
+        records: list[ObjectRecord] = []
+        while limit is None or len(records) < limit:
+            wanted = PAGE_LIMIT if limit is None else min(PAGE_LIMIT, limit - len(records))
+            page, total = self._objects_page(status, wanted, offset)
+            records.extend(page)
+            offset += len(page)
+            if not page or offset >= total:
+                break
+        return records
+
+    def count_objects(self, status: ObjectStatus | str | None = None) -> int:
+        """How many objects the collection holds (with ``status``, if given)."""
+        return self._objects_page(status, 1, 0)[1]
+
+    def _objects_page(
+        self, status: ObjectStatus | str | None, limit: int, offset: int
+    ) -> tuple[list[ObjectRecord], int]:
         params: dict[str, str | int] = {"limit": limit, "offset": offset}
         if status is not None:
             params["status"] = str(status)
-        return OBJECTS.validate_python(
-            self._http.json("GET", f"{self._path}/objects", params=params)
-        )
+        answer = self._http.request("GET", f"{self._path}/objects", params=params)
+        return OBJECTS.validate_python(answer.json()), int(answer.headers["X-Total-Count"])
 
     def object(self, object_id: str) -> ObjectRecord:
         path = f"{self._path}/objects/{segment(object_id)}"

@@ -1,6 +1,7 @@
 """The FastAPI application: ``create_app(settings, config)``; ``omnidex serve`` runs it.
 
-Routes live under ``/v1`` (OpenAPI at ``/openapi.json``, docs at ``/docs``), a Mixpeek-compatible
+Routes live under ``/v1`` (OpenAPI at ``/openapi.json``, Swagger UI at ``/docs``, served
+with no CDN: :mod:`omnidex.server.routes.api_docs`), a Mixpeek-compatible
 API under ``/mixpeek`` (:mod:`omnidex.compat.mixpeek`); every route but the probes
 (``/v1/health``, ``/v1/ready``) needs an API key unless the server runs with ``--dev``
 (:mod:`omnidex.server.auth`); every error has one JSON shape (:mod:`omnidex.server.errors`).
@@ -19,6 +20,7 @@ from omnidex.config import Settings
 from omnidex.server import errors
 from omnidex.server.config import ServerConfig
 from omnidex.server.routes import (
+    api_docs,
     ask,
     collections,
     documents,
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None, config: ServerConfig | None = N
         version=__version__,
         description="Multimodal retrieval: ingest media, search inside it.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's loads Swagger UI from a CDN: api_docs serves it from here
+        redoc_url=None,
     )
     errors.install(app)
     routes = (health, namespaces, collections, objects, documents, retrievers, tasks, ask, webhooks)
@@ -67,5 +71,6 @@ def create_app(settings: Settings | None = None, config: ServerConfig | None = N
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     app.include_router(documents.media_router, responses=errors.ERROR_RESPONSES)
     app.include_router(studio.router, include_in_schema=False)  # the web UI, /studio
+    app.include_router(api_docs.router)  # Swagger UI, /docs, with no CDN
     mixpeek.mount(app)  # the Mixpeek-compatible API, /mixpeek (docs/mixpeek.md)
     return app

@@ -22,6 +22,7 @@ from omnidex.compat.mixpeek.routes import (
     retrievers,
     uploads,
 )
+from omnidex.server.routes import api_docs
 
 PREFIX = "/mixpeek"
 
@@ -32,11 +33,14 @@ def create_app(state: State) -> FastAPI:
         title="omnidex: Mixpeek-compatible API",
         version=__version__,
         description="The core of Mixpeek's v1 API over omnidex; see docs/mixpeek.md.",
+        docs_url=None,  # the server's Swagger UI with no CDN, below
+        redoc_url=None,
     )
     app.state = state
     errors.install(app)
     for module in (namespaces, buckets, uploads, collections, documents, batches, retrievers):
         app.include_router(module.router)
+    app.include_router(api_docs.router)  # /mixpeek/docs
     return app
 
 

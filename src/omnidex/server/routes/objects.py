@@ -1,6 +1,9 @@
 """Objects of a collection: upload (multipart, streamed) or ingest by URL, list, get, change
 metadata, delete.
 
+The list comes in pages of at most 1000, with the total in ``X-Total-Count`` and the next page
+in a ``Link: <…>; rel="next"`` header (RFC 8288).
+
 Ingest answers at once with a task (``202``): workers do the work (:mod:`omnidex.server.workers`).
 An ``Idempotency-Key`` header makes a repeated request return the first request's task.
 """
@@ -126,12 +129,23 @@ def ingest_url(
 @router.get("")
 def list_objects(
     name: str,
+    request: Request,
+    response: Response,
     db: Reader,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[ObjectRecord]:
-    return db.collection(name).objects(status, limit, offset)
+    """A page of the collection's objects in order of ingest. ``X-Total-Count`` says how many
+    there are in all (with ``status``); while more follow, ``Link`` names the next page."""
+    collection = db.collection(name)
+    records = collection.objects(status, limit, offset)
+    total = collection.count_objects(status)
+    response.headers["X-Total-Count"] = str(total)
+    if records and offset + len(records) < total:
+        following = request.url.include_query_params(offset=offset + len(records), limit=limit)
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return records
 
 
 @router.delete("")

@@ -50,6 +50,13 @@ export async function api(path, { method = "GET", json, body, headers: extra } =
   return data;
 }
 
+/** How many items a paged listing holds in all (its X-Total-Count), fetching one of them. */
+export async function apiTotal(path) {
+  const response = await fetch(`${path}${path.includes("?") ? "&" : "?"}limit=1`, { headers: headers() });
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+  return Number(response.headers.get("X-Total-Count"));
+}
+
 const thumbnails = new Map();
 
 /** A blob: URL for an API resource that needs the key (thumbnails; <img> cannot send it). */

@@ -1,18 +1,15 @@
 // Collections: the list with counts, a create form, and one collection's spec and objects.
 
-import { api, enc } from "./api.js";
+import { api, apiTotal, enc } from "./api.js";
 import { basename, clear, errorBox, h } from "./dom.js";
 
 async function counts(name) {
-  const [documents, objects] = await Promise.all([
+  const [documents, objects, failed] = await Promise.all([
     api(`/v1/collections/${enc(name)}/documents?limit=1`),
-    api(`/v1/collections/${enc(name)}/objects`),
+    apiTotal(`/v1/collections/${enc(name)}/objects`),
+    apiTotal(`/v1/collections/${enc(name)}/objects?status=failed`),
   ]);
-  return {
-    documents: documents.total,
-    objects: objects.length,
-    failed: objects.filter((o) => o.status === "failed").length,
-  };
+  return { documents: documents.total, objects, failed };
 }
 
 export async function collectionsPage(main) {
@@ -110,6 +107,9 @@ export async function collectionPage(main, name) {
     h("h2", {}, "Objects"),
     objects.length
       ? h("div", { class: "scroll" }, h("table", {},
+          h("caption", {}, objects.length < n.objects
+            ? `the first ${objects.length} of ${n.objects} objects (the API pages the rest)`
+            : `${objects.length} object${objects.length === 1 ? "" : "s"}`),
           h("thead", {}, h("tr", {}, ["Source", "Kind", "Status", "Documents", "Error"].map((t) => h("th", { scope: "col" }, t)))),
           h("tbody", {}, objects.map((o) => h("tr", {},
             h("th", { scope: "row" }, h("a", { href: `#/objects/${enc(name)}/${enc(o.id)}` }, o.metadata.filename || basename(o.source))),
