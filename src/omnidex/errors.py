@@ -210,6 +210,14 @@ class StoreError(OmnidexError):
     http_status = 500
 
 
+class StoreConflictError(StoreError):
+    """Other writers kept committing to the same table while this write retried; nothing of it
+    was committed, and it is safe to repeat."""
+
+    code = "store_conflict"
+    http_status = 503
+
+
 class CatalogUnavailableError(StoreError):
     """The catalog's database cannot be reached now (down, restarting, every connection busy);
     ``retry_after_s`` says when to try again. A write cut off while committing may or may not

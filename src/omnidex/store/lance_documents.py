@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import json
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import lancedb
 import numpy as np
@@ -39,7 +40,7 @@ from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq
 from lancedb.query import ColumnOrdering, FullTextOperator, MultiMatchQuery
 
 from omnidex.errors import InvalidSpecError, NotFoundError, StoreError
-from omnidex.store import lance_metadata
+from omnidex.store import lance_conflicts, lance_metadata, lance_upkeep
 from omnidex.store.filter_sql import compile_filter, sql_literal
 from omnidex.store.filters import Filter
 from omnidex.store.lance_vectors import MemoryIndexes
@@ -61,6 +62,7 @@ _TABLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 _WORD = re.compile(r"\w+")
 _JSON = pa.json_(pa.utf8())
+T = TypeVar("T")
 
 _BASE_FIELDS = [
     pa.field("id", pa.utf8(), nullable=False),
@@ -210,8 +212,13 @@ def _features_of(schema: pa.Schema) -> tuple[FeatureColumn, ...]:
 class LanceDocumentStore:
     """Documents of every collection under one LanceDB directory (or object-store URI)."""
 
-    def __init__(self, uri: str | Path) -> None:
+    def __init__(
+        self, uri: str | Path, *, keep_versions_for: timedelta = lance_upkeep.KEEP_VERSIONS_FOR
+    ) -> None:
         self.uri = str(uri)
+        self.keep_versions_for = keep_versions_for
+        """How long a version stays readable after a newer one replaced it (readers of it may
+        be searching); ``optimize`` deletes older ones."""
         self._db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
         self._layouts: dict[str, _Layout] = {}
         self._lock = threading.Lock()
@@ -245,6 +252,13 @@ class LanceDocumentStore:
                 f"{collection_id!r} is not a valid collection id", field="collection_id"
             )
         _check_unique_columns(features)
+        self._retrying(
+            collection_id,
+            "creating the collection's table",
+            lambda: self._create(collection_id, features),
+        )
+
+    def _create(self, collection_id: str, features: Sequence[FeatureColumn]) -> None:
         try:
             layout = self._layout(collection_id)
         except NotFoundError:
@@ -258,6 +272,16 @@ class LanceDocumentStore:
         with self._lock:
             self._layouts[collection_id] = layout
         _ensure_fts(layout)
+
+    def _retrying(self, collection_id: str, what: str, action: Callable[[], T]) -> T:
+        """``action()``, run again (on the table's latest schema) while another writer's commit
+        wins the race (:mod:`omnidex.store.lance_conflicts`)."""
+
+        def forget() -> None:
+            with self._lock:
+                self._layouts.pop(collection_id, None)
+
+        return lance_conflicts.retrying(action, what, forget, collection=collection_id)
 
     def drop_collection(self, collection_id: str) -> None:
         with self._lock:
@@ -276,6 +300,11 @@ class LanceDocumentStore:
     ) -> None:
         if not documents:
             return
+        self._retrying(
+            collection_id, "writing documents", lambda: self._replace(collection_id, documents)
+        )
+
+    def _replace(self, collection_id: str, documents: Mapping[str, Sequence[Document]]) -> None:
         layout = self._layout(collection_id)
         for object_id, docs in documents.items():
             for doc in docs:
@@ -319,8 +348,11 @@ class LanceDocumentStore:
         return layout
 
     def delete_object(self, collection_id: str, object_id: str) -> int:
-        result = self._layout(collection_id).table.delete(f"object_id = {sql_literal(object_id)}")
-        return int(result.num_deleted_rows)
+        def delete() -> int:
+            table = self._layout(collection_id).table
+            return int(table.delete(f"object_id = {sql_literal(object_id)}").num_deleted_rows)
+
+        return self._retrying(collection_id, "deleting documents", delete)
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -440,11 +472,28 @@ class LanceDocumentStore:
                 self._memory.prepare(layout.path, column, layout.held_columns)
 
     def optimize(self, collection_id: str) -> None:
-        layout = self._layout(collection_id)
-        layout.table.optimize()  # compacts and folds new rows into the existing indexes
-        _ensure_fts(layout)
-        _ensure_vector_indexes(layout)
-        _ensure_metadata_indexes(layout)
+        """Compact and update indexes on a budget (:mod:`omnidex.store.lance_upkeep`), build
+        the indexes a table lacks, and delete versions past the retention window; each step is
+        retried on its own when another writer's commit wins."""
+        self._layout(collection_id)  # NotFoundError for a missing table
+        steps: list[tuple[str, Callable[[_Layout], object]]] = [
+            ("compacting", lambda layout: lance_upkeep.compact(layout.table.to_lance())),
+            ("updating indexes", lambda layout: lance_upkeep.fold_into_indexes(layout.table)),
+            ("building text indexes", _ensure_fts),
+            ("building vector indexes", _ensure_vector_indexes),
+            ("building metadata indexes", _ensure_metadata_indexes),
+            (
+                "deleting old versions",
+                lambda layout: lance_upkeep.clean(layout.table.to_lance(), self.keep_versions_for),
+            ),
+        ]
+        for what, step in steps:
+            self._retrying(
+                collection_id, what, functools.partial(self._on_layout, collection_id, step)
+            )
+
+    def _on_layout(self, collection_id: str, step: Callable[[_Layout], object]) -> object:
+        return step(self._layout(collection_id))
 
 
 def _check_unique_columns(features: Sequence[FeatureColumn]) -> None:
