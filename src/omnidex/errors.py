@@ -210,6 +210,14 @@ class StoreError(OmnidexError):
     http_status = 500
 
 
+class CollectionDamagedError(StoreError):
+    """The catalog has the collection and its objects, but its documents table is gone (deleted
+    outside omnidex): its documents cannot be read. Drop it, or create it again and ingest."""
+
+    code = "collection_damaged"
+    http_status = 409
+
+
 class StoreConflictError(StoreError):
     """Other writers kept committing to the same table while this write retried; nothing of it
     was committed, and it is safe to repeat."""

@@ -283,6 +283,13 @@ class LanceDocumentStore:
 
         return lance_conflicts.retrying(action, what, forget, collection=collection_id)
 
+    def exists(self, collection_id: str) -> bool:
+        try:
+            self._layout(collection_id)
+        except NotFoundError:
+            return False
+        return True
+
     def drop_collection(self, collection_id: str) -> None:
         with self._lock:
             layout = self._layouts.pop(collection_id, None)
