@@ -13,7 +13,10 @@ every write before a search answers). LanceDB's own search answers while that in
 on a thread and for tables that are not on a local disk: exact below
 :data:`VECTOR_INDEX_MIN_ROWS` rows, through the IVF_HNSW_SQ index ``optimize`` builds, with a
 refine step, above it. Filters are compiled by :mod:`omnidex.store.filter_sql` and applied before
-the top-k. Replacing an object's documents is one ``merge_insert``: atomic.
+the top-k. Replacing an object's documents is one ``merge_insert``: atomic. A write that loses a
+commit race to another writer of the table is retried (:mod:`omnidex.store.lance_conflicts`);
+``optimize`` compacts, updates indexes and deletes old versions on a budget
+(:mod:`omnidex.store.lance_upkeep`).
 """
 
 from __future__ import annotations
