@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from pydantic import ValidationError
 
 from omnidex.config import Settings
-from omnidex.errors import InvalidSpecError, NotFoundError, TaskStateError
+from omnidex.errors import (
+    CollectionDamagedError,
+    InvalidSpecError,
+    NotFoundError,
+    TaskStateError,
+)
 from omnidex.media.images import as_image, open_image
 from omnidex.metadata import check_change, check_metadata, merge_metadata
 from omnidex.pipeline.leases import settle_abandoned
@@ -156,11 +161,32 @@ class Database:
         return collection
 
     def collection(self, name: str) -> Collection:
+        """The collection ``name``. Its documents table is created again if a create cut short
+        (a crash between the catalog's row and the table) left none; CollectionDamagedError
+        if the table of a collection with objects is gone."""
         info = self.catalog.get_collection(self.namespace, name)
-        return Collection(self, info, build_plan(info.spec, info.features))
+        plan = build_plan(info.spec, info.features)
+        if not self.documents.exists(info.id):
+            if self.catalog.list_objects(info.id, None, 1, 0):
+                raise CollectionDamagedError(
+                    f"collection {name!r} has lost its documents table; drop it "
+                    f"(omnidex collection drop {name}) and ingest its sources again",
+                    collection=name,
+                )
+            log.warning("collection %s had no documents table (a create cut short)", name)
+            self.documents.create_collection(info.id, plan.features)
+        return Collection(self, info, plan)
 
     def collections(self) -> list[CollectionInfo]:
         return self.catalog.list_collections(self.namespace)
+
+    def document_count(self, name: str) -> int | None:
+        """How many documents the collection holds; None when it lost its documents table
+        (:meth:`collection` raises CollectionDamagedError for it), so listings still work."""
+        try:
+            return self.collection(name).count()
+        except CollectionDamagedError:
+            return None
 
     def update_collection(
         self,

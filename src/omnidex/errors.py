@@ -219,6 +219,22 @@ class ReadOnlyStoreError(StoreError):
     http_status = 507
 
 
+class CollectionDamagedError(StoreError):
+    """The catalog has the collection and its objects, but its documents table is gone (deleted
+    outside omnidex): its documents cannot be read. Drop it, or create it again and ingest."""
+
+    code = "collection_damaged"
+    http_status = 409
+
+
+class StoreConflictError(StoreError):
+    """Other writers kept committing to the same table while this write retried; nothing of it
+    was committed, and it is safe to repeat."""
+
+    code = "store_conflict"
+    http_status = 503
+
+
 class CatalogUnavailableError(StoreError):
     """The catalog's database cannot be reached now (down, restarting, every connection busy);
     ``retry_after_s`` says when to try again. A write cut off while committing may or may not

@@ -140,6 +140,15 @@ def test_missing_collection_is_not_found(store: DocumentStore) -> None:
             call()
 
 
+def test_exists_says_whether_the_table_is_there(store: DocumentStore) -> None:
+    assert not store.exists(COL)
+    assert not store.exists("../../etc")
+    store.create_collection(COL, FEATURES)
+    assert store.exists(COL)
+    store.drop_collection(COL)
+    assert not store.exists(COL)
+
+
 def test_collections_are_separate(docs: DocumentStore) -> None:
     docs.create_collection("col_other", FEATURES)
     docs.replace_objects("col_other", {"a": [doc("a", "only")]})

@@ -102,7 +102,7 @@ def list_(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
     if as_json:
         console.print_json(to_json(infos))
         return
-    counts = {info.id: db.collection(info.name).count() for info in infos}
+    counts = {info.id: db.document_count(info.name) for info in infos}
     console.print(collections_table(infos, counts))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -162,7 +162,8 @@ def eval_table(report: EvalReport, retriever: str) -> Table:
     return table
 
 
-def collections_table(infos: Sequence[CollectionInfo], counts: dict[str, int]) -> Table:
+def collections_table(infos: Sequence[CollectionInfo], counts: Mapping[str, int | None]) -> Table:
+    """One row per collection; ``counts`` holds None for one whose documents table is lost."""
     table = Table(expand=False)
     for name in ("name", "extractors", "spec version", "documents", "created"):
         table.add_column(name)
@@ -171,10 +172,14 @@ def collections_table(infos: Sequence[CollectionInfo], counts: dict[str, int]) -
             info.name,
             ", ".join(e.name for e in info.spec.extractors),
             str(info.spec_version),
-            str(counts.get(info.id, 0)),
+            _count_cell(counts.get(info.id, 0)),
             info.created_at.strftime("%Y-%m-%d %H:%M"),
         )
     return table
+
+
+def _count_cell(count: int | None) -> str:
+    return "[red]table lost[/]" if count is None else str(count)
 
 
 def objects_table(records: Sequence[ObjectRecord]) -> Table:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
+from omnidex.errors import CollectionDamagedError
 from omnidex.remote.collection import RemoteCollection
 from omnidex.remote.http import Transport, segment
 from omnidex.types import (
@@ -90,6 +91,13 @@ class Client:
 
     def collections(self) -> list[CollectionInfo]:
         return COLLECTIONS.validate_python(self._http.json("GET", "/v1/collections"))
+
+    def document_count(self, name: str) -> int | None:
+        """How many documents the collection holds; None when it lost its documents table."""
+        try:
+            return self.collection(name).count()
+        except CollectionDamagedError:
+            return None
 
     def update_collection(
         self,

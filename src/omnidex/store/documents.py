@@ -19,6 +19,9 @@ class DocumentStore(Protocol):
         """Create the collection's table: document fields, one column per feature (vectors of
         their ``dim``), full-text indexes on text features, a thumbnail column. Idempotent."""
 
+    def exists(self, collection_id: str) -> bool:
+        """Whether the collection's table exists (a create cut short may have left none)."""
+
     def drop_collection(self, collection_id: str) -> None:
         """Remove the table and everything in it; no error if absent."""
 

@@ -13,7 +13,10 @@ every write before a search answers). LanceDB's own search answers while that in
 on a thread and for tables that are not on a local disk: exact below
 :data:`VECTOR_INDEX_MIN_ROWS` rows, through the IVF_HNSW_SQ index ``optimize`` builds, with a
 refine step, above it. Filters are compiled by :mod:`omnidex.store.filter_sql` and applied before
-the top-k. Replacing an object's documents is one ``merge_insert``: atomic.
+the top-k. Replacing an object's documents is one ``merge_insert``: atomic. A write that loses a
+commit race to another writer of the table is retried (:mod:`omnidex.store.lance_conflicts`);
+``optimize`` compacts, updates indexes and deletes old versions on a budget
+(:mod:`omnidex.store.lance_upkeep`).
 
 Reads go through Lance itself (schema, ``get``, ``count``, ``vectors``, full-text and, for a local
 table, the in-memory vector search), so a process that only reads never imports LanceDB, whose
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import json
 import os
 import re
@@ -34,7 +38,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import lance
 import numpy as np
@@ -43,7 +47,7 @@ from lance.query import FullTextOperator, MultiMatchQuery
 
 from omnidex.config import Limits
 from omnidex.errors import InvalidSpecError, LimitExceededError, NotFoundError, StoreError
-from omnidex.store import lance_metadata
+from omnidex.store import lance_conflicts, lance_metadata, lance_upkeep
 from omnidex.store.filter_sql import compile_filter, sql_literal
 from omnidex.store.filters import Filter
 from omnidex.store.lance_vectors import MemoryIndexes
@@ -65,6 +69,7 @@ _TABLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 _WORD = re.compile(r"\w+")
 _JSON = pa.json_(pa.utf8())
+T = TypeVar("T")
 
 _BASE_FIELDS = [
     pa.field("id", pa.utf8(), nullable=False),
@@ -230,9 +235,18 @@ class LanceDocumentStore:
     collection gets at most ``max_metadata_columns`` typed metadata columns, and a write that
     would add more is refused (LimitExceededError)."""
 
-    def __init__(self, uri: str | Path, max_metadata_columns: int = _MAX_METADATA_COLUMNS) -> None:
+    def __init__(
+        self,
+        uri: str | Path,
+        max_metadata_columns: int = _MAX_METADATA_COLUMNS,
+        *,
+        keep_versions_for: timedelta = lance_upkeep.KEEP_VERSIONS_FOR,
+    ) -> None:
         self.uri = str(uri)
         self.max_metadata_columns = max_metadata_columns
+        self.keep_versions_for = keep_versions_for
+        """How long a version stays readable after a newer one replaced it (readers of it may
+        be searching); ``optimize`` deletes older ones."""
         self._local = None if "://" in self.uri else Path(self.uri).absolute()
         if self._local is not None:
             self._local.mkdir(parents=True, exist_ok=True)
@@ -289,6 +303,13 @@ class LanceDocumentStore:
                 f"{collection_id!r} is not a valid collection id", field="collection_id"
             )
         _check_unique_columns(features)
+        self._retrying(
+            collection_id,
+            "creating the collection's table",
+            lambda: self._create(collection_id, features),
+        )
+
+    def _create(self, collection_id: str, features: Sequence[FeatureColumn]) -> None:
         try:
             layout = self._layout(collection_id)
         except NotFoundError:
@@ -302,6 +323,23 @@ class LanceDocumentStore:
         with self._lock:
             self._layouts[collection_id] = layout
         _ensure_fts(layout)
+
+    def _retrying(self, collection_id: str, what: str, action: Callable[[], T]) -> T:
+        """``action()``, run again (on the table's latest schema) while another writer's commit
+        wins the race (:mod:`omnidex.store.lance_conflicts`)."""
+
+        def forget() -> None:
+            with self._lock:
+                self._layouts.pop(collection_id, None)
+
+        return lance_conflicts.retrying(action, what, forget, collection=collection_id)
+
+    def exists(self, collection_id: str) -> bool:
+        try:
+            self._layout(collection_id)
+        except NotFoundError:
+            return False
+        return True
 
     def drop_collection(self, collection_id: str) -> None:
         with self._lock:
@@ -320,6 +358,11 @@ class LanceDocumentStore:
     ) -> None:
         if not documents:
             return
+        self._retrying(
+            collection_id, "writing documents", lambda: self._replace(collection_id, documents)
+        )
+
+    def _replace(self, collection_id: str, documents: Mapping[str, Sequence[Document]]) -> None:
         layout = self._layout(collection_id)
         for object_id, docs in documents.items():
             for doc in docs:
@@ -372,8 +415,11 @@ class LanceDocumentStore:
         return layout
 
     def delete_object(self, collection_id: str, object_id: str) -> int:
-        result = self._layout(collection_id).table.delete(f"object_id = {sql_literal(object_id)}")
-        return int(result.num_deleted_rows)
+        def delete() -> int:
+            table = self._layout(collection_id).table
+            return int(table.delete(f"object_id = {sql_literal(object_id)}").num_deleted_rows)
+
+        return self._retrying(collection_id, "deleting documents", delete)
 
     def set_metadata(self, collection_id: str, object_id: str, metadata: Mapping[str, Any]) -> int:
         """One Lance ``update`` of the JSON column and its typed copies: a single commit."""
@@ -523,11 +569,28 @@ class LanceDocumentStore:
                 self._memory.prepare(layout.path, column, layout.held_columns)
 
     def optimize(self, collection_id: str) -> None:
-        layout = self._layout(collection_id)
-        layout.table.optimize()  # compacts and folds new rows into the existing indexes
-        _ensure_fts(layout)
-        _ensure_vector_indexes(layout)
-        _ensure_metadata_indexes(layout)
+        """Compact and update indexes on a budget (:mod:`omnidex.store.lance_upkeep`), build
+        the indexes a table lacks, and delete versions past the retention window; each step is
+        retried on its own when another writer's commit wins."""
+        self._layout(collection_id)  # NotFoundError for a missing table
+        steps: list[tuple[str, Callable[[_Layout], object]]] = [
+            ("compacting", lambda layout: lance_upkeep.compact(layout.table.to_lance())),
+            ("updating indexes", lambda layout: lance_upkeep.fold_into_indexes(layout.table)),
+            ("building text indexes", _ensure_fts),
+            ("building vector indexes", _ensure_vector_indexes),
+            ("building metadata indexes", _ensure_metadata_indexes),
+            (
+                "deleting old versions",
+                lambda layout: lance_upkeep.clean(layout.table.to_lance(), self.keep_versions_for),
+            ),
+        ]
+        for what, step in steps:
+            self._retrying(
+                collection_id, what, functools.partial(self._on_layout, collection_id, step)
+            )
+
+    def _on_layout(self, collection_id: str, step: Callable[[_Layout], object]) -> object:
+        return step(self._layout(collection_id))
 
 
 def _check_unique_columns(features: Sequence[FeatureColumn]) -> None:

@@ -14,8 +14,8 @@ fragment: fragments that are gone or were rewritten (their data files changed) l
 whose deletion file changed lose their deleted rows, new fragments are read and added. A search
 therefore never returns a deleted or replaced document. A first build over more than
 :data:`INLINE_BUILD_VECTORS` vectors, and a catch-up that must read more than
-:data:`INLINE_CATCH_UP_VECTORS` (a compaction rewrites every row, so ``optimize`` after an ingest
-means a fresh build), run on a thread while LanceDB answers, as it does without this index;
+:data:`INLINE_CATCH_UP_VECTORS` (a compaction that merged large fragments means a fresh build), run
+on a thread while LanceDB answers, as it does without this index;
 :meth:`MemoryIndexes.prepare` builds now. Filters are evaluated by Lance on the same pinned
 version (typed metadata columns and their indexes included) into the set of rows the search may
 return; when few rows match, every list is scanned, which is exact over them.
@@ -45,8 +45,8 @@ IVF_MIN_VECTORS = 20_000
 INLINE_BUILD_VECTORS = 200_000
 """A first build over more vectors than this runs on a thread; LanceDB answers meanwhile."""
 INLINE_CATCH_UP_VECTORS = 20_000
-"""A catch-up that reads more vectors than this (a compaction rewrites every row) is a fresh
-build on a thread; LanceDB answers meanwhile."""
+"""A catch-up that reads more vectors than this (a compaction that merged large fragments) is a
+fresh build on a thread; LanceDB answers meanwhile."""
 MIN_PROBES = 16
 MIN_SCANNED = 10_000
 _EXACT_BELOW = 20

@@ -53,6 +53,7 @@ def collection_id(info: CollectionInfo) -> str:
 
 def collection_out(who: Caller, row: Row) -> dict[str, Any]:
     info = who.state.catalog.get_collection(who.namespace, row["collection_name"])
+    count = who.db.document_count(info.name)  # None: its documents table is lost
     fe = row["feature_extractor"]
     return {
         "collection_id": collection_id(info),
@@ -69,8 +70,8 @@ def collection_out(who: Caller, row: Row) -> dict[str, Any]:
         "index_map": {
             feature_uri(fe["feature_extractor_name"], fe["version"]): "text_embedding@v1/vector"
         },
-        "document_count": who.state.documents.count(info.id),
-        "enabled": True,
+        "document_count": count or 0,
+        "enabled": count is not None,
         "created_at": info.created_at.isoformat(),
         "updated_at": info.updated_at.isoformat(),
     }

@@ -36,7 +36,8 @@ class NamespaceIn(BaseModel):
 
 
 def namespace_out(who: Caller, name: str, description: str | None = None) -> dict[str, Any]:
-    collections = who.state.catalog.list_collections(name)
+    db = who.state.database(name)
+    collections = db.collections()
     store = who.store
     return {
         "object": "namespace",
@@ -47,7 +48,7 @@ def namespace_out(who: Caller, name: str, description: str | None = None) -> dic
         "collection_count": len(collections),
         "bucket_count": len(store.rows("buckets", name)),
         "object_count": len(store.rows("objects", name)),
-        "document_count": sum(who.state.documents.count(c.id) for c in collections),
+        "document_count": sum(db.document_count(c.name) or 0 for c in collections),
         "namespace_ready": True,
     }
 
