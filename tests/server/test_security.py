@@ -380,6 +380,7 @@ def test_every_route_keeps_namespaces_apart(tmp_path: Path) -> None:
             "/v1/collections/{name}/search": {"query": "banana"},
             "/v1/collections/{name}/search/explain": {"query": "banana"},
             "/v1/collections/{name}/extractors": {"extractors": ["page_text@v1"]},
+            "post /v1/collections/{name}/extractors": {"extractor": "page_text@v1"},
             "/v1/collections/{name}/objects/url": {"url": "http://example.com/x.txt"},
             "/v1/retrievers/{name}/execute": {"inputs": {"query": "banana"}},
             "/v1/retrievers/{name}/explain": {"inputs": {"query": "banana"}},
@@ -395,7 +396,8 @@ def test_every_route_keeps_namespaces_apart(tmp_path: Path) -> None:
                 for key, value in ids.items():
                     concrete = concrete.replace("{" + key + "}", value)
                 for method in operations:
-                    answer = as_a.request(method, concrete, json=bodies.get(path, {}))
+                    body = bodies.get(f"{method} {path}", bodies.get(path, {}))
+                    answer = as_a.request(method, concrete, json=body)
                     assert answer.status_code in (403, 404), (method, path, answer.text)
                     checked += 1
             assert checked >= 20

@@ -89,14 +89,17 @@ def test_search_by_image_picked_dropped_and_fused(running: Running, tmp_path: Pa
         expect(first.locator(".hit img")).to_have_attribute("src", re.compile("^blob:"))
         expect(first).to_contain_text("image_embedding@v1/vector:image")
 
-        # fused with text: the PDF (text) and the blue square (image) both come back
+        # fused with text: the PDF first (found by its words in every text part), and the blue
+        # square found by the image part (the tiny model's text tower ranks pictures at random
+        # for "solar panel", so where it lands among the pictures is not asserted)
         page.get_by_label(re.compile("^Filter")).fill("")
         page.get_by_label("Query").fill("solar panel")
-        page.locator("#search-k").fill("3")
+        page.locator("#search-k").fill("10")
         page.get_by_role("button", name="Search").click()
-        expect(page.locator("#results h2").first).to_contain_text("3 hits in")
-        names = " ".join(page.locator("#results .group h3").all_inner_texts())
-        assert "manual.pdf" in names and "blue-square.png" in names, names
+        expect(page.locator("#results .group h3").first).to_contain_text("manual.pdf")
+        expect(page.locator("#results .group").first).to_contain_text("bm25")
+        square = page.locator("#results .group", has_text="blue-square.png")
+        expect(square).to_contain_text("image_embedding@v1/vector:image")
 
         # removed, then dropped: a green circle finds the video's second scene, which plays
         page.get_by_role("button", name="Remove image").click()
