@@ -178,9 +178,12 @@ def _metadata_compare(key: str, op: str, value: str | int | float | bool) -> str
     target = json_value(key)
     is_text = f"starts_with({target}, '\"')"
     # the text itself from its JSON: quotes off, \" and \\ unescaped (Lance's SQL has neither
-    # CASE nor a json_get_string that is safe on lists; control characters stay escaped)
+    # CASE nor a json_get_string that is safe on lists; control characters stay escaped). Both
+    # sides of an AND are computed for every row, so the count is abs()'d: a one-character
+    # non-text value (``1``) would make it -1, which Lance refuses for the whole query
     text = (
-        f"replace(replace(substr({target}, 2, length({target}) - 2), '\\\"', '\"'), '\\\\', '\\')"
+        f"replace(replace(substr({target}, 2, abs(length({target}) - 2)), '\\\"', '\"'), "
+        "'\\\\', '\\')"
     )
     if op == "contains":
         if not isinstance(value, str):
