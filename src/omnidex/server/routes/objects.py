@@ -188,11 +188,8 @@ class MetadataIn(BaseModel):
 @router.patch("/{object_id}")
 def update_metadata(name: str, object_id: str, body: MetadataIn, db: Writer) -> ObjectRecord:
     """Merge ``metadata`` into the object's metadata and remove the ``remove`` keys, without
-    extracting again; its documents get the new metadata at once."""
-    if len(json.dumps(body.metadata)) > MAX_METADATA_CHARS:
-        raise InvalidSpecError(
-            f"metadata longer than {MAX_METADATA_CHARS} characters as JSON", field="metadata"
-        )
+    extracting again; its documents get the new metadata at once (the merged metadata is
+    checked against the metadata limits there, like an ingest's)."""
     return db.collection(name).update_metadata(object_id, body.metadata, remove=body.remove)
 
 
